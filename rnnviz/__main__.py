@@ -1,0 +1,93 @@
+"""`python -m rnnviz`: the relations report in the terminal, or as JSON for machines.
+
+Exit 0: every relation did what it was expected to do; 1: one did not; 2: invalid input.
+"""
+
+import argparse
+import json
+import sys
+
+from rnnviz import PRESETS, Config, ConfigError, analyse
+from rnnviz.config import CELLS, DEVICES, DTYPES, NONLINEARITIES
+from rnnviz.report import make_report
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line on stderr and exit 2, instead of argparse's usage block."""
+        self.exit(2, f"rnnviz: error: {message}\n")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line of DESIGN.md; every option defaults to None (the preset's or Config's value)."""
+    p = _Parser(prog="python -m rnnviz", description=__doc__.splitlines()[0], argument_default=None)
+    p.add_argument("--preset", choices=list(PRESETS), help="one of the blog's four sections")
+    p.add_argument("--sequences", nargs="+", metavar="S", help="the batch, one argument per sequence")
+    p.add_argument("--cell", choices=CELLS)
+    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="RNN only")
+    p.add_argument("--layers", type=int)
+    p.add_argument("--bidirectional", action="store_true", default=None)
+    p.add_argument("--hidden", type=int, help="hidden_size")
+    p.add_argument("--embedding", type=int, help="embedding size E")
+    p.add_argument("--proj", type=int, help="LSTM proj_size (0: none)")
+    p.add_argument("--batch-first", action="store_true", default=None)
+    p.add_argument("--packed", action="store_true", default=None)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--dtype", choices=DTYPES)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--tensors", action="store_true", help="with --json: include output, h_n, c_n")
+    return p.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The preset (or the default Config), with every option given on the command line applied."""
+    base = PRESETS[args.preset] if args.preset else Config()
+    options = {k: v for k, v in vars(args).items() if v is not None and k not in ("preset", "json", "tensors")}
+    return base.replace(**options)
+
+
+def human_report(analysis) -> str:
+    """Shapes, then one line per relation: verdict, expected, holds, id, expression."""
+    result, _, relations = analysis
+    c = result.config
+    report = make_report(result, relations)
+    lines = [
+        f"{c.cell.upper()}, {c.layers} layer(s), {'bi' if c.bidirectional else 'uni'}directional, "
+        f"hidden {c.hidden}, embedding {c.embedding}{f', proj {c.proj}' if c.proj else ''}, "
+        f"{'batch_first' if c.batch_first else 'time-major'}, {'packed' if c.packed else 'padded'}, "
+        f"seed {c.seed}, {result.device} {c.dtype}",
+        f"batch: {len(c.sequences)} sequences, lengths {list(result.batch.lengths)}, "
+        f"vocabulary of {len(result.batch.vocab)}",
+        "shapes: " + "  ".join(f"{k} {v}" for k, v in report["shapes"].items() if v is not None),
+        "",
+        f"{'verdict':<14} {'expected':<9} {'holds':<6} {'relation':<33} expression",
+    ]
+    for rel in relations:
+        lines.append(
+            f"{rel.verdict.upper() if rel.verdict == 'contradiction' else rel.verdict:<14} "
+            f"{rel.expected!s:<9} {rel.holds!s:<6} {rel.id:<33} {rel.expression}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit code."""
+    args = parse_args(argv)
+    if args.tensors and not args.json:
+        print("rnnviz: error: --tensors only goes with --json", file=sys.stderr)
+        return 2
+    try:
+        analysis = analyse(config_from_args(args))
+    except ConfigError as error:
+        print(f"rnnviz: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(make_report(analysis.result, analysis.relations, tensors=args.tensors)))
+    else:
+        print(human_report(analysis))
+    return 1 if any(rel.verdict == "contradiction" for rel in analysis.relations) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The run: seed, build nn.Embedding then the recurrent module, and call it, padded or packed."""
+
+import warnings
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnviz.batch import Batch, make_batch
+from rnnviz.config import Config, ConfigError
+
+MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one forward pass returned, with every tensor on the CPU. Never mutate it."""
+
+    config: Config
+    device: str  # the device it ran on: "cpu" or "cuda"
+    batch: Batch
+    embedded: torch.Tensor  # (T, B, E), or (B, T, E) with batch_first
+    output: torch.Tensor  # (T, B, D*H), or (B, T, D*H) with batch_first
+    h_n: torch.Tensor  # (L*D, B, H)
+    c_n: torch.Tensor | None  # (L*D, B, hidden) for an LSTM, else None
+    weights: MappingProxyType  # name -> tensor, as in module.named_parameters()
+
+
+def resolve_device(requested: str) -> str:
+    """Turn auto/cpu/cuda into a device that exists here, or raise ConfigError."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for, but this machine has no CUDA GPU; use auto or cpu.")
+    return requested
+
+
+def build(config: Config, vocab_size: int) -> tuple[nn.Embedding, nn.RNNBase]:
+    """Seed, then build the embedding and the recurrent module in that order (float32, CPU)."""
+    torch.manual_seed(config.seed)
+    embedding = nn.Embedding(vocab_size, config.embedding)
+    kwargs = dict(num_layers=config.layers, bidirectional=config.bidirectional, batch_first=config.batch_first)
+    if config.cell == "rnn":
+        kwargs["nonlinearity"] = config.nonlinearity
+    if config.proj:
+        kwargs["proj_size"] = config.proj
+    rnn = MODULES[config.cell](config.embedding, config.hidden, **kwargs)
+    return embedding, rnn
+
+
+def forward(rnn: nn.RNNBase, embedded: torch.Tensor, lengths: tuple[int, ...], config: Config):
+    """Call the module on padded input, or packed and unpacked back to the full length T."""
+    warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+    if not config.packed:
+        return rnn(embedded)
+    packed = pack_padded_sequence(embedded, torch.tensor(lengths), batch_first=config.batch_first, enforce_sorted=False)
+    packed_output, state = rnn(packed)
+    output, _ = pad_packed_sequence(packed_output, batch_first=config.batch_first, total_length=max(lengths))
+    return output, state
+
+
+def run(config: Config) -> RunResult:
+    """Build the batch and the model for config, run it, and return everything on the CPU."""
+    device = resolve_device(config.device)
+    dtype = getattr(torch, config.dtype)
+    batch = make_batch(config.sequences, config.batch_first)
+    embedding, rnn = build(config, len(batch.vocab))
+    embedding.to(device=device, dtype=dtype)
+    rnn.to(device=device, dtype=dtype)
+    with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
+        embedded = embedding(batch.padded.to(device))  # (T, B, E)
+        output, state = forward(rnn, embedded, batch.lengths, config)  # (T, B, D*H)
+    h_n, c_n = state if config.cell == "lstm" else (state, None)  # (L*D, B, H)
+    weights = {name: p.detach().cpu() for name, p in rnn.named_parameters()}
+    return RunResult(
+        config=config,
+        device=device,
+        batch=batch,
+        embedded=embedded.cpu(),
+        output=output.cpu(),
+        h_n=h_n.cpu(),
+        c_n=None if c_n is None else c_n.cpu(),
+        weights=MappingProxyType(weights),
+    )

@@ -1,0 +1,123 @@
+"""The hand recomputation: the RNN, LSTM and GRU cell equations written out from the module's weights.
+
+Everything above the rule is plain torch with plain arguments, so the exported
+snippet carries these very functions (inspect.getsource) rather than a copy.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+
+def rnn_step(x, h, c, w, nonlinearity="tanh"):
+    """One RNN step: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh). Returns every term by name."""
+    x_part = F.linear(x, w["weight_ih"], w["bias_ih"])  # (B, H)
+    h_part = F.linear(h, w["weight_hh"], w["bias_hh"])  # (B, H)
+    act = torch.tanh if nonlinearity == "tanh" else torch.relu
+    return {"x_part": x_part, "h_part": h_part, "h": act(x_part + h_part)}
+
+
+def lstm_step(x, h, c, w):
+    """One LSTM step: input, forget, cell and output gates, then c_t, h_t (and the projection)."""
+    gates = F.linear(x, w["weight_ih"], w["bias_ih"]) + F.linear(h, w["weight_hh"], w["bias_hh"])  # (B, 4*hidden)
+    i, f, g, o = gates.chunk(4, dim=1)  # each (B, hidden)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + i * g  # (B, hidden)
+    h = o * torch.tanh(c)  # (B, hidden)
+    terms = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+    if "weight_hr" in w:
+        terms["h_unprojected"] = h
+        terms["h"] = F.linear(h, w["weight_hr"])  # (B, proj)
+    return terms
+
+
+def gru_step(x, h, c, w):
+    """One GRU step: reset and update gates, the candidate n_t, then h_t."""
+    x_r, x_z, x_n = F.linear(x, w["weight_ih"], w["bias_ih"]).chunk(3, dim=1)  # each (B, H)
+    h_r, h_z, h_n = F.linear(h, w["weight_hh"], w["bias_hh"]).chunk(3, dim=1)  # each (B, H)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h}
+
+
+def layer_weights(weights, layer, direction):
+    """The weights of one layer and direction, under names without the _l{k}[_reverse] suffix."""
+    suffix = f"_l{layer}" + ("_reverse" if direction else "")
+    return {name[: -len(suffix)]: p for name, p in weights.items() if name.endswith(suffix)}
+
+
+def run_direction(step, x, lengths, w, hidden, reverse):
+    """Run one direction of one layer over time; sequence b only steps while t < lengths[b]."""
+    T, B, _ = x.shape
+    h = x.new_zeros(B, w["weight_hr"].shape[0] if "weight_hr" in w else hidden)  # (B, H)
+    c = x.new_zeros(B, hidden)  # (B, hidden)
+    outputs, cells = x.new_zeros(T, B, h.shape[1]), x.new_zeros(T, B, hidden)
+    for t in reversed(range(T)) if reverse else range(T):
+        live = (t < lengths).unsqueeze(1)  # (B, 1)
+        terms = step(x[t], h, c, w)
+        h = torch.where(live, terms["h"], h)
+        c = torch.where(live, terms.get("c", c), c)
+        outputs[t] = torch.where(live, h, 0)  # a padded step outputs 0, as pad_packed_sequence does
+        cells[t] = torch.where(live, c, 0)
+    return outputs, cells, h, c
+
+
+def by_hand(step, x, lengths, weights, layers, directions, hidden):
+    """Recompute a whole stack from its weights: per-layer outputs and cells (T, B, D*.), h_n, c_n."""
+    layer_outputs, layer_cells, h_n, c_n = [], [], [], []
+    for layer in range(layers):
+        runs = [
+            run_direction(step, x, lengths, layer_weights(weights, layer, d), hidden, reverse=d == 1)
+            for d in range(directions)
+        ]
+        x = torch.cat([r[0] for r in runs], dim=2)  # (T, B, D*H): the next layer's input
+        layer_outputs.append(x)
+        layer_cells.append(torch.cat([r[1] for r in runs], dim=2))  # (T, B, D*hidden)
+        h_n += [r[2] for r in runs]
+        c_n += [r[3] for r in runs]
+    return layer_outputs, layer_cells, torch.stack(h_n), torch.stack(c_n)  # h_n: (L*D, B, H)
+
+
+# -----------------------------------------------------------------------------
+# The same, applied to a RunResult
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The hand-recomputed tensors for a run, time-major per layer, laid out like torch's at the top."""
+
+    layer_inputs: tuple  # L tensors (T, B, E or D*H)
+    layer_outputs: tuple  # L tensors (T, B, D*H)
+    layer_cells: tuple  # L tensors (T, B, D*hidden); zeros for RNN and GRU
+    output: torch.Tensor  # like result.output
+    h_n: torch.Tensor  # (L*D, B, H)
+    c_n: torch.Tensor | None  # (L*D, B, hidden) for an LSTM
+
+
+def cell_step(config):
+    """The step function for the config's cell."""
+    if config.cell == "rnn":
+        return partial(rnn_step, nonlinearity=config.nonlinearity)
+    return {"lstm": lstm_step, "gru": gru_step}[config.cell]
+
+
+def recompute(result) -> Reference:
+    """Recompute output, h_n and c_n of a RunResult by hand, on the CPU in the run's dtype."""
+    config = result.config
+    x = result.embedded.transpose(0, 1) if config.batch_first else result.embedded  # (T, B, E)
+    lengths = torch.tensor(result.batch.lengths if config.packed else [x.shape[0]] * x.shape[1])  # (B,)
+    layer_outputs, layer_cells, h_n, c_n = by_hand(
+        cell_step(config), x, lengths, dict(result.weights), config.layers, config.directions, config.hidden
+    )
+    output = layer_outputs[-1].transpose(0, 1) if config.batch_first else layer_outputs[-1]
+    return Reference(
+        layer_inputs=(x, *layer_outputs[:-1]),
+        layer_outputs=tuple(layer_outputs),
+        layer_cells=tuple(layer_cells),
+        output=output,
+        h_n=h_n,
+        c_n=c_n if config.cell == "lstm" else None,
+    )

@@ -1,0 +1,30 @@
+"""The JSON report shared by `python -m rnnviz --json` and the dashboard's download."""
+
+
+def shape(tensor) -> list[int] | None:
+    """A tensor's shape as a list, or None for a missing tensor."""
+    return None if tensor is None else list(tensor.shape)
+
+
+def make_report(result, relations, tensors: bool = False) -> dict:
+    """One JSON-ready object: config, device, vocab, lengths, shapes, relations (and tensors)."""
+    report = {
+        "config": result.config.as_dict(),
+        "device": result.device,
+        "vocab": list(result.batch.vocab),
+        "lengths": list(result.batch.lengths),
+        "shapes": {
+            "input": shape(result.batch.padded),
+            "embedded": shape(result.embedded),
+            "output": shape(result.output),
+            "h_n": shape(result.h_n),
+            "c_n": shape(result.c_n),
+        },
+        "relations": [rel.as_dict() for rel in relations],
+    }
+    if tensors:
+        report["tensors"] = {
+            name: None if t is None else t.tolist()
+            for name, t in (("output", result.output), ("h_n", result.h_n), ("c_n", result.c_n))
+        }
+    return report
