@@ -22,6 +22,7 @@ MAX_LAYERS = 6
 MAX_HIDDEN = 256
 MAX_EMBEDDING = 256
 MAX_SEED = 2**32 - 1
+MAX_CELLS = 20_000  # numbers sent to the browser per heatmap; tables and downloads stay whole
 
 
 class ConfigError(ValueError):
@@ -108,21 +109,16 @@ def _check_sequences(sequences: tuple) -> None:
     if not sequences:
         raise ConfigError("The batch is empty: give at least one sequence.")
     if len(sequences) > MAX_SEQUENCES:
-        raise ConfigError(
-            f"{len(sequences)} sequences is too many: at most {MAX_SEQUENCES}."
-        )
+        raise ConfigError(f"{len(sequences)} sequences is too many: at most {MAX_SEQUENCES}.")
     for n, seq in enumerate(sequences, start=1):
         if not isinstance(seq, str):
             raise ConfigError(f"Sequence {n} is not text.")
         if not seq.strip():
             raise ConfigError(
-                f"Sequence {n} is empty or only whitespace: every sequence needs "
-                "at least one visible character."
+                f"Sequence {n} is empty or only whitespace: every sequence needs at least one visible character."
             )
         if len(seq) > MAX_LENGTH:
-            raise ConfigError(
-                f"Sequence {n} has {len(seq)} characters: at most {MAX_LENGTH}."
-            )
+            raise ConfigError(f"Sequence {n} has {len(seq)} characters: at most {MAX_LENGTH}.")
         for ch in seq:
             if 0xD800 <= ord(ch) <= 0xDFFF:
                 raise ConfigError(

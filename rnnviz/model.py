@@ -41,23 +41,27 @@ def build(config: Config, vocab_size: int) -> tuple[nn.Embedding, nn.RNNBase]:
     """Seed, then build the embedding and the recurrent module in that order (float32, CPU)."""
     torch.manual_seed(config.seed)
     embedding = nn.Embedding(vocab_size, config.embedding)
-    kwargs = dict(num_layers=config.layers, bidirectional=config.bidirectional, batch_first=config.batch_first)
+    return embedding, recurrent_module(config, config.embedding, config.layers, config.batch_first)
+
+
+def recurrent_module(config: Config, input_size: int, layers: int, batch_first: bool) -> nn.RNNBase:
+    """nn.RNN, nn.LSTM or nn.GRU with the config's cell options."""
+    kwargs = dict(num_layers=layers, bidirectional=config.bidirectional, batch_first=batch_first)
     if config.cell == "rnn":
         kwargs["nonlinearity"] = config.nonlinearity
     if config.proj:
         kwargs["proj_size"] = config.proj
-    rnn = MODULES[config.cell](config.embedding, config.hidden, **kwargs)
-    return embedding, rnn
+    return MODULES[config.cell](input_size, config.hidden, **kwargs)
 
 
-def forward(rnn: nn.RNNBase, embedded: torch.Tensor, lengths: tuple[int, ...], config: Config):
+def forward(rnn: nn.RNNBase, embedded: torch.Tensor, lengths: tuple[int, ...], packed: bool):
     """Call the module on padded input, or packed and unpacked back to the full length T."""
     warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
-    if not config.packed:
+    if not packed:
         return rnn(embedded)
-    packed = pack_padded_sequence(embedded, torch.tensor(lengths), batch_first=config.batch_first, enforce_sorted=False)
-    packed_output, state = rnn(packed)
-    output, _ = pad_packed_sequence(packed_output, batch_first=config.batch_first, total_length=max(lengths))
+    sequence = pack_padded_sequence(embedded, torch.tensor(lengths), batch_first=rnn.batch_first, enforce_sorted=False)
+    packed_output, state = rnn(sequence)
+    output, _ = pad_packed_sequence(packed_output, batch_first=rnn.batch_first, total_length=max(lengths))
     return output, state
 
 
@@ -71,7 +75,7 @@ def run(config: Config) -> RunResult:
     rnn.to(device=device, dtype=dtype)
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
         embedded = embedding(batch.padded.to(device))  # (T, B, E)
-        output, state = forward(rnn, embedded, batch.lengths, config)  # (T, B, D*H)
+        output, state = forward(rnn, embedded, batch.lengths, config.packed)  # (T, B, D*H)
     h_n, c_n = state if config.cell == "lstm" else (state, None)  # (L*D, B, H)
     weights = {name: p.detach().cpu() for name, p in rnn.named_parameters()}
     return RunResult(
@@ -84,3 +88,19 @@ def run(config: Config) -> RunResult:
         c_n=None if c_n is None else c_n.cpu(),
         weights=MappingProxyType(weights),
     )
+
+
+def layer_by_layer(result: RunResult) -> tuple[torch.Tensor, ...]:
+    """Torch's own output of every layer, time-major (T, B, D*H): each layer run alone with its weights."""
+    c = result.config
+    x = result.embedded.transpose(0, 1) if c.batch_first else result.embedded  # (T, B, E)
+    outputs = []
+    for layer in range(c.layers):
+        rnn = recurrent_module(c, x.shape[2], layers=1, batch_first=False).to(x.dtype)
+        rnn.load_state_dict(
+            {name: result.weights[name.replace("_l0", f"_l{layer}")] for name, _ in rnn.named_parameters()}
+        )
+        with torch.no_grad():
+            x, _ = forward(rnn, x, result.batch.lengths, c.packed)  # (T, B, D*H)
+        outputs.append(x)
+    return tuple(outputs)

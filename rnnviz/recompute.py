@@ -26,10 +26,11 @@ def lstm_step(x, h, c, w):
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     c = f * c + i * g  # (B, hidden)
     h = o * torch.tanh(c)  # (B, hidden)
-    terms = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+    terms = {"i": i, "f": f, "g": g, "o": o, "c": c}
     if "weight_hr" in w:
         terms["h_unprojected"] = h
-        terms["h"] = F.linear(h, w["weight_hr"])  # (B, proj)
+        h = F.linear(h, w["weight_hr"])  # (B, proj)
+    terms["h"] = h
     return terms
 
 

@@ -83,7 +83,7 @@ def run(device):
     embedding.to(device=device, dtype=torch.{c.dtype})
     rnn.to(device=device, dtype=torch.{c.dtype})
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
-        embedded = embedding(inputs.to(device))  # {'(B, T, E)' if c.batch_first else '(T, B, E)'}
+        embedded = embedding(inputs.to(device))  # {"(B, T, E)" if c.batch_first else "(T, B, E)"}
         {call}
     {unpack}
     weights = {{name: p.detach().cpu() for name, p in rnn.named_parameters()}}

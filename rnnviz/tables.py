@@ -1,0 +1,75 @@
+"""Labelled tables: the batch and the tensors as pandas frames whose rows and columns say what they are."""
+
+import pandas as pd
+
+from rnnviz.batch import char_label
+
+DIRECTION_NAMES = ("forward", "backward")
+
+
+def unit_names(directions: int, size: int) -> list[str]:
+    """Column names for the last axis: fwd 0.. bwd 0.. for two directions, unit 0.. for one."""
+    if directions == 1:
+        return [f"unit {k}" for k in range(size)]
+    return [f"{name} {k}" for name in ("fwd", "bwd") for k in range(size)]
+
+
+def vocab_frame(batch) -> pd.DataFrame:
+    """id -> token, <pad> first."""
+    return pd.DataFrame({"id": range(len(batch.vocab)), "token": [char_label(tok) for tok in batch.vocab]})
+
+
+def sequences_frame(batch) -> pd.DataFrame:
+    """One row per sequence: its text, length and ids."""
+    return pd.DataFrame(
+        {
+            "b": range(len(batch.sequences)),
+            "sequence": list(batch.sequences),
+            "length": list(batch.lengths),
+            "ids": [" ".join(map(str, ids)) for ids in batch.ids],
+        }
+    )
+
+
+def padded_frame(batch) -> pd.DataFrame:
+    """The padded id tensor as it enters nn.Embedding: rows t and columns b (or the other way with batch_first)."""
+    ids = batch.padded.numpy()
+    if batch.batch_first:
+        return pd.DataFrame(ids, columns=[f"t={t}" for t in range(ids.shape[1])]).rename_axis("b")
+    return pd.DataFrame(ids, columns=[f"b={b}" for b in range(ids.shape[1])]).rename_axis("t")
+
+
+def output_frame(result, sequences=None) -> pd.DataFrame:
+    """output, one row per (time step, sequence) in the tensor's own order, with the token read there."""
+    c = result.config
+    seqs = range(len(c.sequences)) if sequences is None else sequences
+    T = result.batch.max_length
+    order = [(b, t) for b in seqs for t in range(T)] if c.batch_first else [(b, t) for t in range(T) for b in seqs]
+    out = result.output.transpose(0, 1) if c.batch_first else result.output  # (T, B, D*H)
+    rows = out[[t for _, t in order], [b for b, _ in order]].numpy()  # (rows, D*H)
+    tokens = [char_label(result.batch.token(t, b)) for b, t in order]
+    labels = pd.DataFrame({"t": [t for _, t in order], "b": [b for b, _ in order], "token": tokens})
+    values = pd.DataFrame(rows, columns=unit_names(c.directions, c.state_size))
+    return pd.concat([labels, values], axis=1)
+
+
+def state_frame(tensor, config, view: bool = False) -> pd.DataFrame:
+    """h_n or c_n, one row per (layer and direction, sequence): as [L*D, B, H], or as the view [L, D, B, H]."""
+    LD, B, size = tensor.shape
+    D = config.directions
+    rows = [(i, b) for i in range(LD) for b in range(B)]
+    labels = (
+        {"layer": [i // D for i, _ in rows], "direction": [DIRECTION_NAMES[i % D] for i, _ in rows]}
+        if view
+        else {"index": [i for i, _ in rows]}
+    )
+    labels["b"] = [b for _, b in rows]
+    values = pd.DataFrame(tensor.reshape(LD * B, size).numpy(), columns=[f"unit {k}" for k in range(size)])
+    return pd.concat([pd.DataFrame(labels), values], axis=1)
+
+
+def trace_frame(trace) -> pd.DataFrame:
+    """One row per term of an unrolled step (x_t, h_prev, gates, states), one column per unit."""
+    width = max(len(v) for _, v in trace.terms)
+    rows = {label: [float(x) for x in v] + [float("nan")] * (width - len(v)) for label, v in trace.terms}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"unit {k}" for k in range(width)]).rename_axis("term")

@@ -1,0 +1,405 @@
+"""rnnviz dashboard, UI only: sidebar -> Config -> cached core calls -> render."""
+
+import json
+import re
+
+import streamlit as st
+import torch
+
+from rnnviz import PRESETS, Config, ConfigError, analyse, charts, tables
+from rnnviz.config import MAX_CELLS, MAX_EMBEDDING, MAX_HIDDEN, MAX_LAYERS, MAX_SEED, parse_sequences
+from rnnviz.model import layer_by_layer
+from rnnviz.report import make_report
+from rnnviz.snippet import make_snippet
+from rnnviz.trace import latex_vector, step_exists, trace_step
+
+CUSTOM = "Custom"
+CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+DEVICES = ["auto", "cpu", "cuda"] if torch.cuda.is_available() else ["auto", "cpu"]
+CONTROL_KEYS = (
+    "sequences",
+    "cell",
+    "nonlinearity",
+    "layers",
+    "bidirectional",
+    "hidden",
+    "embedding",
+    "proj",
+    "batch_first",
+    "packed",
+    "seed",
+    "device",
+    "dtype",
+)
+PRESET_KEYS = tuple(k for k in CONTROL_KEYS if k != "device")  # a preset never moves you off your device
+
+PRESET_NOTES = {
+    "single-uni": "**One layer, one direction.** The layer reads each sequence left to right. `output` keeps "
+    "the state after every step; `h_n` keeps only the last one. So the last row of `output` is `h_n`, number "
+    "for number. Watch the gray badge: the short sequences were fed `<pad>` steps too, so their `h_n` is not "
+    "the state at their real last character. Tick *packed* to fix that.",
+    "multi-uni": "**Two layers, one direction.** Layer 1 reads the output of layer 0. `output` is the top "
+    "layer only, while `h_n` has one row per layer: `h_n[-1]` is the top layer and equals the last row of "
+    "`output`; `h_n[0]` (layer 0) appears nowhere in `output`.",
+    "single-bi": "**One layer, two directions.** A forward and a backward pass run side by side; `output` "
+    "stacks their states in its last axis (forward first, H units each). The forward pass ends at the last "
+    "step and the backward pass ends at step 0, so `h_n[1]` sits in the *first* row of `output`'s backward "
+    "half, not in the last row (the gray badge).",
+    "multi-bi": "**Two layers, two directions.** `h_n` has L*D = 4 rows: layer 0 forward, layer 0 backward, "
+    "layer 1 forward, layer 1 backward. `h_n.view(L, D, B, H)` names them; only the top layer (`hv[-1]`) "
+    "appears in `output`.",
+}
+CUSTOM_NOTE = (
+    "**Custom.** Every badge is recomputed for this configuration: green holds, gray does not hold and is not "
+    "expected to (a lesson), red would contradict PyTorch's documented behaviour."
+)
+
+
+# -----------------------------------------------------------------------------
+# Cached core calls: keyed by the (frozen, hashable) Config, never mutated
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def cached_analysis(config: Config):
+    return analyse(config)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def cached_layers(config: Config):
+    return layer_by_layer(cached_analysis(config).result)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_exports(config: Config) -> dict:
+    result, _, relations = cached_analysis(config)
+    frames = {"output": tables.output_frame(result), "h_n": tables.state_frame(result.h_n, config, view=True)}
+    if result.c_n is not None:
+        frames["c_n"] = tables.state_frame(result.c_n, config, view=True)
+    return {
+        "snippet": make_snippet(result, relations),
+        "json": json.dumps(make_report(result, relations, tensors=True)),
+        "csv": {name: frame.to_csv(index=False) for name, frame in frames.items()},
+    }
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_charts(config: Config, sequences: tuple[int, ...], max_units: int) -> tuple[dict, dict]:
+    result = cached_analysis(config).result
+    return charts.output_heatmap(result, sequences, max_units), charts.h_n_heatmap(result, sequences, max_units)
+
+
+# -----------------------------------------------------------------------------
+# Sidebar
+
+
+def preset_values(name: str) -> dict:
+    """A preset's control values, as the widgets hold them."""
+    return widget_values(PRESETS[name])
+
+
+def widget_values(config: Config) -> dict:
+    """A config as widget values (labels for selectboxes, one sequence per line)."""
+    values = {k: getattr(config, k) for k in CONTROL_KEYS}
+    values["sequences"] = "\n".join(config.sequences)
+    values["cell"] = CELL_LABELS[config.cell]
+    return values
+
+
+def apply_preset():
+    """Callback: the chosen preset sets every control it fixes."""
+    if st.session_state.preset != CUSTOM:
+        st.session_state.update({k: v for k, v in preset_values(st.session_state.preset).items() if k in PRESET_KEYS})
+
+
+def matches_preset(name: str) -> bool:
+    values = preset_values(name)
+    return all(st.session_state.get(k) == values[k] for k in PRESET_KEYS)
+
+
+def init_state(link: dict):
+    """First run: every control gets a value; a preset named in the link fills the controls the link omits."""
+    base = preset_values(link["preset"]) if link.get("preset") in PRESETS else widget_values(Config())
+    for key in CONTROL_KEYS:
+        st.session_state.setdefault(key, base[key])
+    st.session_state.setdefault("preset", "single-uni")
+
+
+def controls_ui() -> tuple[Config | None, str | None]:
+    """The sidebar; returns the config, or None and the reason it is invalid."""
+    sb = st.sidebar
+    sb.title("rnnviz")
+    sb.selectbox(
+        "Preset (the blog's four sections)",
+        [CUSTOM, *PRESETS],
+        key="preset",
+        on_change=apply_preset,
+        bind="query-params",
+        help="Walk through single/multi-layer, uni/bi-directional step by step.",
+    )
+    sb.text_area("Sequences, one per line", key="sequences", bind="query-params", height=110)
+    sb.selectbox("Cell", list(CELL_LABELS.values()), key="cell", bind="query-params")
+    sb.selectbox("Nonlinearity (RNN only)", ["tanh", "relu"], key="nonlinearity", bind="query-params")
+    left, right = sb.columns(2)
+    left.number_input("Layers", 1, MAX_LAYERS, key="layers", bind="query-params")
+    right.number_input("Seed", 0, MAX_SEED, key="seed", bind="query-params")
+    left.number_input("Hidden size", 1, MAX_HIDDEN, key="hidden", bind="query-params")
+    right.number_input("Embedding size", 1, MAX_EMBEDDING, key="embedding", bind="query-params")
+    left.number_input(
+        "proj_size (LSTM)",
+        0,
+        MAX_HIDDEN - 1,
+        key="proj",
+        bind="query-params",
+        help="0: no projection. Must be smaller than the hidden size.",
+    )
+    sb.toggle("Bidirectional", key="bidirectional", bind="query-params")
+    sb.toggle("batch_first", key="batch_first", bind="query-params")
+    sb.toggle("Packed (pack_padded_sequence)", key="packed", bind="query-params")
+    left, right = sb.columns(2)
+    left.selectbox("Device", DEVICES, key="device", bind="query-params")
+    right.selectbox("dtype", ["float32", "float64"], key="dtype", bind="query-params")
+    if "cuda" not in DEVICES:
+        sb.caption("cuda is not offered: this server has no CUDA GPU.")
+    s = st.session_state
+    try:
+        config = Config(
+            sequences=parse_sequences(s.sequences),
+            cell=s.cell.lower(),
+            nonlinearity=s.nonlinearity,
+            layers=s.layers,
+            bidirectional=s.bidirectional,
+            hidden=s.hidden,
+            embedding=s.embedding,
+            proj=s.proj,
+            batch_first=s.batch_first,
+            packed=s.packed,
+            seed=s.seed,
+            device=s.device,
+            dtype=s.dtype,
+        )
+    except ConfigError as error:
+        return None, str(error)
+    return config, None
+
+
+def ignored_link_values(link: dict) -> list[str]:
+    """The link's parameters that the controls could not take (Streamlit silently drops them)."""
+    current = {**widget_values_from_state(), "preset": st.session_state.preset}
+    return [f"{key}={value}" for key, value in link.items() if key in current and value != current[key]]
+
+
+def widget_values_from_state() -> dict:
+    def as_url(value):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return {key: as_url(st.session_state[key]) for key in CONTROL_KEYS}
+
+
+# -----------------------------------------------------------------------------
+# Page sections
+
+
+def plain(text: str) -> str:
+    """Text shown literally in Markdown: every Markdown, badge and LaTeX character escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])", r"\\\1", text)
+
+
+def summary_ui(relations):
+    counts = {v: sum(r.verdict == v for r in relations) for v in ("holds", "lesson", "contradiction")}
+    a, b, c = st.columns(3)
+    a.metric("hold, as expected", counts["holds"])
+    b.metric("lessons (do not hold, as expected)", counts["lesson"])
+    c.metric("contradictions", counts["contradiction"])
+    if counts["contradiction"]:
+        bad = ", ".join(r.id for r in relations if r.verdict == "contradiction")
+        st.error(f"Contradiction: {bad} did not do what PyTorch documents. This is a bug worth reporting.")
+
+
+def relations_ui(relations):
+    for rel in relations:
+        icon = {"holds": ":material/check:", "lesson": ":material/school:", "contradiction": ":material/error:"}
+        left, right = st.columns([1, 3], vertical_alignment="top")
+        with left:
+            st.badge(f"{rel.id}", icon=icon[rel.verdict], color=rel.colour)
+            diff = "" if rel.max_abs_diff is None else f" · max abs diff {rel.max_abs_diff:.3g}"
+            st.caption(f"{rel.verdict} · {rel.comparison}{diff}")
+        with right:
+            st.markdown(plain(rel.statement))
+            st.code(rel.expression, language="python", wrap_lines=True)
+            st.caption(plain(rel.why))
+
+
+def batch_ui(result):
+    b, c = result.batch, result.config
+    T, B = b.max_length, len(b.sequences)
+    st.markdown(
+        f"{B} sequences → vocabulary of {len(b.vocab)} tokens (`<pad>` is id 0) → ids, zero-padded to T = {T} → "
+        f"input `{list(b.padded.shape)}` ({'[B, T], batch_first' if c.batch_first else '[T, B], time-major'}) → "
+        f"`nn.Embedding` → embedded `{list(result.embedded.shape)}`."
+    )
+    left, right = st.columns([3, 1])
+    left.dataframe(tables.sequences_frame(b), hide_index=True, width="stretch")
+    right.dataframe(tables.vocab_frame(b), hide_index=True, width="stretch", height=250)
+    st.caption("Padded ids, as they enter nn.Embedding")
+    st.dataframe(tables.padded_frame(b), width="stretch")
+
+
+def shown_sequences(result, key: str) -> tuple[int, ...]:
+    """All sequences when the tensors are small; otherwise the one the user picks."""
+    B = len(result.config.sequences)
+    if result.output.numel() <= MAX_CELLS:
+        return tuple(range(B))
+    b = st.selectbox(
+        "Sequence shown (the downloads hold every sequence)",
+        range(B),
+        key=key,
+        format_func=lambda i: f"b={i}: {result.batch.sequences[i]}",
+    )
+    return (b,)
+
+
+def tensors_ui(config, result):
+    c = config
+    H = c.state_size
+    st.markdown(
+        f"`output` {list(result.output.shape)} · `h_n` {list(result.h_n.shape)}"
+        + (f" · `c_n` {list(result.c_n.shape)}" if result.c_n is not None else "")
+        + f" · L = {c.layers}, D = {c.directions}, B = {len(c.sequences)}, H = {H}"
+    )
+    seqs = shown_sequences(result, "tensor_sequence")
+    max_units = max(1, min(H, MAX_CELLS // (result.batch.max_length * c.directions * len(seqs))))
+    if max_units < H:
+        st.caption(
+            f"The heatmaps show the first {max_units} of {H} units per direction; the tables and "
+            "downloads hold them all."
+        )
+    out_spec, h_spec = cached_charts(config, seqs, max_units)
+    st.subheader("output over time")
+    st.caption(
+        "Outlined cells are exactly h_n's numbers (top layer): forward at the last step a sequence "
+        "really took, backward at step 0."
+        if c.directions == 2
+        else "Outlined cells are exactly h_n's numbers (top layer)."
+    )
+    st.vega_lite_chart(out_spec, width="content")
+    st.dataframe(tables.output_frame(result, seqs), hide_index=True, width="stretch")
+    st.subheader("h_n, one row per layer and direction")
+    st.caption("Outlined: the top layer, hv[-1], the only layer that output shows.")
+    st.vega_lite_chart(h_spec, width="content")
+    left, right = st.columns(2)
+    left.caption(f"as returned, [L*D, B, H] = {list(result.h_n.shape)}")
+    left.dataframe(tables.state_frame(result.h_n, c), hide_index=True, width="stretch")
+    right.caption(f"as the view h_n.view(L, D, B, H) = {[c.layers, c.directions, len(c.sequences), H]}")
+    right.dataframe(tables.state_frame(result.h_n, c, view=True), hide_index=True, width="stretch")
+    if result.c_n is not None:
+        st.subheader("c_n, the LSTM's final cell state")
+        st.caption(f"[L*D, B, hidden] = {list(result.c_n.shape)}: never projected, so hidden_size units.")
+        st.dataframe(tables.state_frame(result.c_n, c, view=True), hide_index=True, width="stretch")
+
+
+@st.fragment
+def by_hand_ui(config):
+    result, reference, _ = cached_analysis(config)
+    T, B = result.batch.max_length, len(config.sequences)
+    for key, high in (
+        ("hand_t", T - 1),
+        ("hand_layer", config.layers - 1),
+        ("hand_direction", config.directions - 1),
+        ("hand_sequence", B - 1),
+    ):  # the config may have shrunk since
+        st.session_state[key] = min(st.session_state.get(key, high if key == "hand_layer" else 0), high)
+    cols = st.columns(4)
+    t = cols[0].number_input("time step t", 0, T - 1, key="hand_t")
+    layer = cols[1].number_input("layer", 0, config.layers - 1, key="hand_layer")
+    direction = cols[2].selectbox(
+        "direction", range(config.directions), key="hand_direction", format_func=lambda d: tables.DIRECTION_NAMES[d]
+    )
+    b = cols[3].selectbox(
+        "sequence", range(B), key="hand_sequence", format_func=lambda i: f"b={i}: {result.batch.sequences[i]}"
+    )
+    if not step_exists(result, t, b):
+        st.info(
+            f"Sequence b={b} has only {result.batch.lengths[b]} characters and the batch is packed: the "
+            f"layer never runs step {t} for it, and output there is padding (0)."
+        )
+        return
+    tr = trace_step(result, reference, cached_layers(config), t, layer, direction, b)
+    for line in tr.equations:
+        st.latex(line)
+    st.latex(
+        r"\begin{aligned} h_t^{\text{by hand}} &= "
+        + latex_vector(tr.h)
+        + r" \\ h_t^{\text{torch}} &= "
+        + latex_vector(tr.torch_h)
+        + r"\end{aligned}"
+    )
+    st.markdown(f"By hand vs torch (`{tr.torch_source}`): max abs difference **{tr.max_abs_diff:.3g}**.")
+    st.dataframe(tables.trace_frame(tr), width="stretch")
+
+
+def code_ui(config):
+    exports = cached_exports(config)
+    st.caption(
+        "Standalone: needs torch only. It rebuilds this batch and model, prints the shapes and asserts "
+        "every relation (lessons as `not`); same device and dtype give the same numbers, bit for bit."
+    )
+    cols = st.columns(5)
+    cols[0].download_button("snippet .py", exports["snippet"], "rnnviz_snippet.py", "text/x-python")
+    cols[1].download_button("report .json", exports["json"], "rnnviz_report.json", "application/json")
+    for col, (name, csv) in zip(cols[2:], exports["csv"].items(), strict=False):
+        col.download_button(f"{name} .csv", csv, f"{name}.csv", "text/csv")
+    st.code(exports["snippet"], language="python", line_numbers=True)
+
+
+# -----------------------------------------------------------------------------
+# Main
+
+
+def main():
+    st.set_page_config(page_title="rnnviz: output vs h_n", page_icon=":material/repeat:", layout="wide")
+    first_run = "preset" not in st.session_state
+    link = {k: v for k, v in st.query_params.to_dict().items()} if first_run else {}
+    if first_run:
+        init_state(link)
+    elif st.session_state.preset != CUSTOM and not matches_preset(st.session_state.preset):
+        st.session_state.preset = CUSTOM  # a control was moved off the preset
+    config, problem = controls_ui()
+    if first_run:
+        st.session_state.ignored_link = ignored_link_values(link)
+        if st.session_state.preset != CUSTOM and not matches_preset(st.session_state.preset):
+            st.rerun()  # the link named a preset but changed a control: show it as Custom
+
+    st.header("What does `output, h_n = rnn(x)` return?", anchor=False)
+    preset = st.session_state.preset
+    st.info(PRESET_NOTES.get(preset, CUSTOM_NOTE))
+    ignored = st.session_state.pop("ignored_link", [])
+    if ignored:
+        st.warning(
+            "This link had values the controls cannot take, so the defaults were used for: "
+            + ", ".join(f"`{plain(v)[:80]}`" for v in ignored)
+        )
+    if problem:
+        st.error(problem, icon=":material/edit:")
+        config = st.session_state.get("last_good")
+        if config is None:
+            return
+        st.caption("Showing the last valid configuration until the input is fixed.")
+    st.session_state.last_good = config
+    result, _, relations = cached_analysis(config)
+    summary_ui(relations)
+    tab_rel, tab_batch, tab_tensors, tab_hand, tab_code = st.tabs(
+        ["Relations", "Batch", "output & h_n", "Unrolled by hand", "Code & downloads"]
+    )
+    with tab_rel:
+        relations_ui(relations)
+    with tab_batch:
+        batch_ui(result)
+    with tab_tensors:
+        tensors_ui(config, result)
+    with tab_hand:
+        by_hand_ui(config)
+    with tab_code:
+        code_ui(config)
+
+
+main()
