@@ -32,6 +32,21 @@ CONTROL_KEYS = (
     "dtype",
 )
 PRESET_KEYS = tuple(k for k in CONTROL_KEYS if k != "device")  # a preset never moves you off your device
+NUMBER_BOUNDS = {
+    "layers": (1, MAX_LAYERS),
+    "seed": (0, MAX_SEED),
+    "hidden": (1, MAX_HIDDEN),
+    "embedding": (1, MAX_EMBEDDING),
+    "proj": (0, MAX_HIDDEN - 1),
+}
+OPTIONS = {
+    "preset": [CUSTOM, *PRESETS],
+    "cell": list(CELL_LABELS.values()),
+    "nonlinearity": ["tanh", "relu"],
+    "device": DEVICES,
+    "dtype": ["float32", "float64"],
+}
+TOGGLES = ("bidirectional", "batch_first", "packed")
 
 PRESET_NOTES = {
     "single-uni": "**One layer, one direction.** The layer reads each sequence left to right. `output` keeps "
@@ -116,12 +131,58 @@ def matches_preset(name: str) -> bool:
     return all(st.session_state.get(k) == values[k] for k in PRESET_KEYS)
 
 
-def init_state(link: dict):
-    """First run: every control gets a value; a preset named in the link fills the controls the link omits."""
-    base = preset_values(link["preset"]) if link.get("preset") in PRESETS else widget_values(Config())
-    for key in CONTROL_KEYS:
-        st.session_state.setdefault(key, base[key])
-    st.session_state.setdefault("preset", "single-uni")
+def link_value(key: str, text: str):
+    """The control value a link's text stands for; ValueError if that control cannot take it."""
+    if key in NUMBER_BOUNDS:
+        number, (low, high) = int(float(text)), NUMBER_BOUNDS[key]  # as Streamlit reads it: 2.7 -> 2
+        if not low <= number <= high:
+            raise ValueError(f"{key} must be a whole number from {low} to {high}")
+        return number
+    if key in TOGGLES:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{key} must be true or false")
+        return text.lower() == "true"
+    if key in OPTIONS and text not in OPTIONS[key]:
+        raise ValueError(f"{key} must be one of {OPTIONS[key]}")
+    return text
+
+
+def open_link():
+    """First run: the link's values go into the controls; a preset it names fills the ones it omits.
+
+    Returns the `key=value` texts the controls cannot take. Streamlit would drop those silently (and a link
+    value equal to a widget's own default too, which is why every value is set here).
+    """
+    values, ignored = {}, []
+    for key, text in st.query_params.to_dict().items():
+        if key in OPTIONS or key in NUMBER_BOUNDS or key in TOGGLES or key == "sequences":
+            try:
+                values[key] = link_value(key, text)
+            except (ValueError, OverflowError):  # OverflowError: int(float("inf"))
+                ignored.append(f"{key}={text}")
+    preset = values.pop("preset", "single-uni")
+    base = preset_values(preset) if preset in PRESETS else widget_values(Config())
+    st.session_state.update({**base, **values, "preset": preset})
+    # Streamlit 1.67's number_input crashes on a link number it cannot make an int (inf, 1e400): such a
+    # control stays off the URL for this session, and its bad parameter is removed.
+    st.session_state.unbound = {key for key in NUMBER_BOUNDS if not finite(st.query_params.get(key, "0"))}
+    for key in st.session_state.unbound:
+        del st.query_params[key]
+    return ignored
+
+
+def finite(text: str) -> bool:
+    try:
+        return abs(float(text)) < float("inf")
+    except ValueError:
+        return True  # not a number at all: Streamlit drops it by itself
+
+
+def number_ui(container, label: str, key: str, **kwargs):
+    """A number input bound to the URL (unless a link made that impossible this session)."""
+    low, high = NUMBER_BOUNDS[key]
+    bind = None if key in st.session_state.unbound else "query-params"
+    container.number_input(label, low, high, key=key, bind=bind, **kwargs)
 
 
 def controls_ui() -> tuple[Config | None, str | None]:
@@ -130,34 +191,27 @@ def controls_ui() -> tuple[Config | None, str | None]:
     sb.title("rnnviz")
     sb.selectbox(
         "Preset (the blog's four sections)",
-        [CUSTOM, *PRESETS],
+        OPTIONS["preset"],
         key="preset",
         on_change=apply_preset,
         bind="query-params",
         help="Walk through single/multi-layer, uni/bi-directional step by step.",
     )
     sb.text_area("Sequences, one per line", key="sequences", bind="query-params", height=110)
-    sb.selectbox("Cell", list(CELL_LABELS.values()), key="cell", bind="query-params")
-    sb.selectbox("Nonlinearity (RNN only)", ["tanh", "relu"], key="nonlinearity", bind="query-params")
+    sb.selectbox("Cell", OPTIONS["cell"], key="cell", bind="query-params")
+    sb.selectbox("Nonlinearity (RNN only)", OPTIONS["nonlinearity"], key="nonlinearity", bind="query-params")
     left, right = sb.columns(2)
-    left.number_input("Layers", 1, MAX_LAYERS, key="layers", bind="query-params")
-    right.number_input("Seed", 0, MAX_SEED, key="seed", bind="query-params")
-    left.number_input("Hidden size", 1, MAX_HIDDEN, key="hidden", bind="query-params")
-    right.number_input("Embedding size", 1, MAX_EMBEDDING, key="embedding", bind="query-params")
-    left.number_input(
-        "proj_size (LSTM)",
-        0,
-        MAX_HIDDEN - 1,
-        key="proj",
-        bind="query-params",
-        help="0: no projection. Must be smaller than the hidden size.",
-    )
+    number_ui(left, "Layers", "layers")
+    number_ui(right, "Seed", "seed")
+    number_ui(left, "Hidden size", "hidden")
+    number_ui(right, "Embedding size", "embedding")
+    number_ui(left, "proj_size (LSTM)", "proj", help="0: no projection. Must be smaller than the hidden size.")
     sb.toggle("Bidirectional", key="bidirectional", bind="query-params")
     sb.toggle("batch_first", key="batch_first", bind="query-params")
     sb.toggle("Packed (pack_padded_sequence)", key="packed", bind="query-params")
     left, right = sb.columns(2)
-    left.selectbox("Device", DEVICES, key="device", bind="query-params")
-    right.selectbox("dtype", ["float32", "float64"], key="dtype", bind="query-params")
+    left.selectbox("Device", OPTIONS["device"], key="device", bind="query-params")
+    right.selectbox("dtype", OPTIONS["dtype"], key="dtype", bind="query-params")
     if "cuda" not in DEVICES:
         sb.caption("cuda is not offered: this server has no CUDA GPU.")
     s = st.session_state
@@ -182,26 +236,14 @@ def controls_ui() -> tuple[Config | None, str | None]:
     return config, None
 
 
-def ignored_link_values(link: dict) -> list[str]:
-    """The link's parameters that the controls could not take (Streamlit silently drops them)."""
-    current = {**widget_values_from_state(), "preset": st.session_state.preset}
-    return [f"{key}={value}" for key, value in link.items() if key in current and value != current[key]]
-
-
-def widget_values_from_state() -> dict:
-    def as_url(value):
-        return str(value).lower() if isinstance(value, bool) else str(value)
-
-    return {key: as_url(st.session_state[key]) for key in CONTROL_KEYS}
-
-
 # -----------------------------------------------------------------------------
 # Page sections
 
 
 def plain(text: str) -> str:
-    """Text shown literally in Markdown: every Markdown, badge and LaTeX character escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])", r"\\\1", text)
+    """Text shown literally on one line of Markdown: every Markdown, badge and LaTeX character escaped."""
+    one_line = re.sub(r"[\r\n\t\v\f]", " ", text)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])", r"\\\1", one_line)
 
 
 def summary_ui(relations):
@@ -358,16 +400,13 @@ def code_ui(config):
 def main():
     st.set_page_config(page_title="rnnviz: output vs h_n", page_icon=":material/repeat:", layout="wide")
     first_run = "preset" not in st.session_state
-    link = {k: v for k, v in st.query_params.to_dict().items()} if first_run else {}
     if first_run:
-        init_state(link)
+        st.session_state.ignored_link = open_link()
     elif st.session_state.preset != CUSTOM and not matches_preset(st.session_state.preset):
         st.session_state.preset = CUSTOM  # a control was moved off the preset
     config, problem = controls_ui()
-    if first_run:
-        st.session_state.ignored_link = ignored_link_values(link)
-        if st.session_state.preset != CUSTOM and not matches_preset(st.session_state.preset):
-            st.rerun()  # the link named a preset but changed a control: show it as Custom
+    if first_run and st.session_state.preset != CUSTOM and not matches_preset(st.session_state.preset):
+        st.rerun()  # the link named a preset but changed a control: show it as Custom
 
     st.header("What does `output, h_n = rnn(x)` return?", anchor=False)
     preset = st.session_state.preset
@@ -376,10 +415,10 @@ def main():
     if ignored:
         st.warning(
             "This link had values the controls cannot take, so the defaults were used for: "
-            + ", ".join(f"`{plain(v)[:80]}`" for v in ignored)
+            + ", ".join(plain(v[:80]) for v in ignored)
         )
     if problem:
-        st.error(problem, icon=":material/edit:")
+        st.error(plain(problem), icon=":material/edit:")
         config = st.session_state.get("last_good")
         if config is None:
             return

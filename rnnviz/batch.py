@@ -49,6 +49,8 @@ def char_label(token: str) -> str:
         return PAD
     if token == " ":
         return "␣"
+    if token == "␣":
+        return "U+2423"  # the real character, so it never reads as a space
     if unicodedata.combining(token):
         return "◌" + token
     if not token.isprintable():

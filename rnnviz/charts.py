@@ -7,6 +7,9 @@ import torch
 from rnnviz.batch import char_label
 from rnnviz.tables import DIRECTION_NAMES, unit_names
 
+# The app caps every heatmap at MAX_CELLS itself, so altair's own 5,000-row guard is lifted.
+alt.data_transformers.disable_max_rows()
+
 COLOURS = alt.Scale(scheme="redblue", reverse=True, domainMid=0)
 MARK = {"filled": False, "stroke": "black", "strokeWidth": 2.5}
 

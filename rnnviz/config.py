@@ -48,6 +48,8 @@ class Config:
     dtype: str = "float32"
 
     def __post_init__(self):
+        if not isinstance(self.sequences, (tuple, list)):
+            raise ConfigError("sequences must be a list of strings, one per sequence.")
         object.__setattr__(self, "sequences", tuple(self.sequences))
         validate(self)
 
@@ -93,7 +95,7 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{name} must be true or false.")
     if config.nonlinearity == "relu" and config.cell != "rnn":
         raise ConfigError(
-            "relu is only for the plain RNN cell: LSTM and GRU have fixed gate "
+            "nonlinearity relu is only for the plain RNN cell: LSTM and GRU have fixed gate "
             "nonlinearities. Choose tanh, or the RNN cell."
         )
     if config.proj and config.cell != "lstm":

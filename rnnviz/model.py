@@ -11,6 +11,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnviz.batch import Batch, make_batch
 from rnnviz.config import Config, ConfigError
 
+# torch warns on every projected LSTM call that oneDNN falls back to its default kernel: noise for a learner.
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+
 MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -56,7 +59,6 @@ def recurrent_module(config: Config, input_size: int, layers: int, batch_first: 
 
 def forward(rnn: nn.RNNBase, embedded: torch.Tensor, lengths: tuple[int, ...], packed: bool):
     """Call the module on padded input, or packed and unpacked back to the full length T."""
-    warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
     if not packed:
         return rnn(embedded)
     sequence = pack_padded_sequence(embedded, torch.tensor(lengths), batch_first=rnn.batch_first, enforce_sorted=False)
@@ -96,7 +98,8 @@ def layer_by_layer(result: RunResult) -> tuple[torch.Tensor, ...]:
     x = result.embedded.transpose(0, 1) if c.batch_first else result.embedded  # (T, B, E)
     outputs = []
     for layer in range(c.layers):
-        rnn = recurrent_module(c, x.shape[2], layers=1, batch_first=False).to(x.dtype)
+        with torch.random.fork_rng(devices=[]):  # its random init is overwritten below: leave the caller's RNG alone
+            rnn = recurrent_module(c, x.shape[2], layers=1, batch_first=False).to(x.dtype)
         rnn.load_state_dict(
             {name: result.weights[name.replace("_l0", f"_l{layer}")] for name, _ in rnn.named_parameters()}
         )

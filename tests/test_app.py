@@ -1,0 +1,576 @@
+"""AppTest of the dashboard: every number and badge the page shows is checked against the core (rnnviz)."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+from apptest import badges, fresh_app
+
+import rnnviz
+from rnnviz import PRESETS, Config, ConfigError, analyse
+from rnnviz.charts import h_n_blocks
+from rnnviz.config import MAX_LENGTH, MAX_SEQUENCES
+from rnnviz.report import make_report
+from rnnviz.snippet import make_snippet
+from rnnviz.tables import DIRECTION_NAMES
+
+# The blog's shapes, section by section: (output, h_n), time-major.
+BLOG_SHAPES = {
+    "single-uni": ([8, 3, 5], [1, 3, 5]),
+    "multi-uni": ([8, 3, 5], [2, 3, 5]),
+    "single-bi": ([8, 3, 10], [2, 3, 5]),
+    "multi-bi": ([8, 3, 10], [4, 3, 5]),
+}
+SNIPPET_START = '"""Rebuild one rnnviz run'
+
+
+# -----------------------------------------------------------------------------
+# Helpers: what the core says, and what the page shows
+
+
+def core_badges(config: Config) -> dict[str, str]:
+    """Relation id -> colour, from the core's JSON report, by DESIGN.md's colour rule."""
+    result, _, relations = analyse(config)
+    report = json.loads(json.dumps(make_report(result, relations)))
+    colours = {}
+    for rel in report["relations"]:
+        if rel["holds"] != rel["expected"]:
+            colours[rel["id"]] = "red"
+        else:
+            colours[rel["id"]] = "green" if rel["holds"] else "gray"
+    return colours
+
+
+def relation_badges(config: Config) -> dict[str, str]:
+    """Relation id -> colour, from the Relation objects themselves."""
+    return {rel.id: rel.colour for rel in analyse(config).relations}
+
+
+def unescape(text: str) -> str:
+    """Markdown-escaped text back to plain text."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def shapes_line(at) -> str:
+    """The markdown line that lists output's and h_n's shapes."""
+    lines = [m.value for m in at.markdown if m.value.startswith("`output` [")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def assert_clean(at):
+    """The page ran without an exception and shows no error."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def assert_shapes(at, output: list[int], h_n: list[int]):
+    line = shapes_line(at)
+    assert f"`output` {output}" in line
+    assert f"`h_n` {h_n}" in line
+
+
+def set_control(at, key: str, value):
+    """Set one sidebar control the way a user would, and rerun."""
+    if key == "sequences":
+        at.text_area(key=key).input(value)
+    elif key in ("bidirectional", "batch_first", "packed"):
+        at.toggle(key=key).set_value(value)
+    elif key in ("cell", "nonlinearity", "device", "dtype", "preset", "hand_direction", "hand_sequence"):
+        at.selectbox(key=key).set_value(value)
+    else:
+        at.number_input(key=key).set_value(value)
+    return at.run()
+
+
+def snippet(at) -> str:
+    found = [c.value for c in at.code if c.value.startswith(SNIPPET_START)]
+    assert len(found) == 1
+    return found[0]
+
+
+def output_chart(at):
+    """The output heatmap: spec (dict) and data (DataFrame)."""
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        datasets = {d.name: d.data.data for d in chart.proto.datasets}
+        data = pa.ipc.open_stream(datasets[spec["data"]["name"]]).read_pandas()
+        if "h_n" in data.columns:
+            return spec, data
+    raise AssertionError("no output heatmap on the page")
+
+
+def max_abs_difference(at) -> float:
+    found = [re.search(r"max abs difference \*\*(.+?)\*\*", m.value) for m in at.markdown]
+    found = [m for m in found if m]
+    assert len(found) == 1
+    return float(found[0].group(1))
+
+
+# -----------------------------------------------------------------------------
+# Default page
+
+
+def test_default_page_renders_the_blog_view():
+    at = fresh_app().run()
+    assert_clean(at)
+    assert_shapes(at, [8, 3, 5], [1, 3, 5])
+    assert at.session_state["preset"] == "single-uni"
+    shown = badges(at)
+    assert shown == core_badges(Config()) == relation_badges(Config())
+    # The blog's lesson: padded, so the short sequences' h_n is not their true last step.
+    assert shown == {
+        "output-shape": "green",
+        "h_n-shape": "green",
+        "h_n-layout": "green",
+        "final-output-is-forward-h_n": "green",
+        "true-last-step-is-h_n": "gray",
+        "reference-recompute": "green",
+    }
+    assert not at.warning
+
+
+# -----------------------------------------------------------------------------
+# Presets
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_preset_sets_controls_badges_and_shapes(preset):
+    at = fresh_app().run()
+    # Move off every preset first, so that choosing one has to set each control.
+    for key, value in (("cell", "GRU"), ("layers", 3), ("bidirectional", preset.endswith("uni")), ("hidden", 7)):
+        set_control(at, key, value)
+    set_control(at, "embedding", 3)
+    assert at.session_state["preset"] == "Custom"
+    set_control(at, "preset", preset)
+    assert_clean(at)
+    config = PRESETS[preset]
+    assert at.session_state["preset"] == preset
+    assert at.selectbox(key="cell").value == "RNN"
+    assert at.number_input(key="layers").value == config.layers == (2 if preset.startswith("multi") else 1)
+    assert at.toggle(key="bidirectional").value is config.bidirectional is preset.endswith("bi")
+    assert at.number_input(key="hidden").value == 5
+    assert at.number_input(key="embedding").value == 5
+    assert at.text_area(key="sequences").value == "long_str\ntiny\nmedium"
+    assert badges(at) == relation_badges(config) == core_badges(config)
+    assert_shapes(at, *BLOG_SHAPES[preset])
+
+
+# -----------------------------------------------------------------------------
+# Every control, one after another
+
+CONTROL_STEPS = [
+    ("sequences", "hello\nhi\nhey there\nq"),
+    ("nonlinearity", "relu"),
+    ("layers", 3),
+    ("bidirectional", True),
+    ("hidden", 7),
+    ("embedding", 4),
+    ("batch_first", True),
+    ("packed", True),
+    ("seed", 42),
+    ("dtype", "float64"),
+    ("device", "cpu"),
+    ("nonlinearity", "tanh"),
+    ("cell", "GRU"),
+    ("cell", "LSTM"),
+    ("proj", 3),
+]
+
+
+def test_every_control_rerenders_with_the_cores_badges():
+    at = fresh_app().run()
+    assert at.session_state["preset"] == "single-uni"
+    fields = Config().as_dict()
+    for key, value in CONTROL_STEPS:
+        set_control(at, key, value)
+        assert_clean(at)
+        if key == "sequences":
+            fields[key] = tuple(value.split("\n"))
+        elif key == "cell":
+            fields[key] = value.lower()
+        else:
+            fields[key] = value
+        config = Config(**fields)
+        assert at.session_state[key] == value, key
+        assert at.session_state["preset"] == "Custom", key
+        assert badges(at) == core_badges(config), (key, value)
+        result, _, relations = analyse(config)
+        assert_shapes(at, list(result.output.shape), list(result.h_n.shape))
+        assert snippet(at) == make_snippet(result, relations).rstrip("\n"), (
+            key
+        )  # seed, dtype, sizes: every field counts
+    # The final view: LSTM, projected, so c_n keeps hidden units while h_n has proj units.
+    assert "`c_n` [6, 4, 7]" in shapes_line(at)
+    assert_shapes(at, [4, 9, 6], [6, 4, 3])
+
+
+def test_one_control_off_the_preset_makes_it_custom_and_back():
+    at = fresh_app(preset="multi-uni").run()
+    assert at.session_state["preset"] == "multi-uni"
+    set_control(at, "seed", 1)
+    assert at.session_state["preset"] == "Custom"
+    assert_clean(at)
+    set_control(at, "seed", 0)  # back on the preset's values: still Custom until a preset is chosen
+    assert at.session_state["preset"] == "Custom"
+    set_control(at, "preset", "multi-uni")
+    assert at.session_state["preset"] == "multi-uni"
+    assert badges(at) == core_badges(PRESETS["multi-uni"])
+
+
+# -----------------------------------------------------------------------------
+# URL parameters
+
+
+def test_url_opens_an_lstm_bidirectional_packed_view():
+    at = fresh_app(cell="LSTM", layers="3", bidirectional="true", packed="true").run()
+    assert_clean(at)
+    s = at.session_state
+    assert (s["cell"], s["layers"], s["bidirectional"], s["packed"]) == ("LSTM", 3, True, True)
+    assert s["preset"] == "Custom"
+    assert not at.warning
+    config = Config(cell="lstm", layers=3, bidirectional=True, packed=True)
+    shown = badges(at)
+    assert shown == core_badges(config)
+    assert shown["c_n-shape"] == "green"
+    assert shown["padding-output-is-zero"] == "green"
+    assert shown["true-last-step-is-h_n"] == "green"
+    line = shapes_line(at)
+    assert "`c_n` [6, 3, 5]" in line
+    assert_shapes(at, [8, 3, 10], [6, 3, 5])
+
+
+def test_url_preset_alone_opens_the_preset():
+    at = fresh_app(preset="multi-bi").run()
+    assert_clean(at)
+    assert at.session_state["preset"] == "multi-bi"
+    assert at.session_state["layers"] == 2
+    assert at.session_state["bidirectional"] is True
+    assert badges(at) == core_badges(PRESETS["multi-bi"])
+    assert_shapes(at, *BLOG_SHAPES["multi-bi"])
+
+
+def test_url_preset_with_a_changed_control_shows_custom():
+    at = fresh_app(preset="multi-bi", hidden="6").run()
+    assert_clean(at)
+    assert at.session_state["preset"] == "Custom"
+    assert (at.session_state["layers"], at.session_state["hidden"]) == (2, 6)
+    assert badges(at) == core_badges(PRESETS["multi-bi"].replace(hidden=6))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"layers": "99", "cell": "FOO", "hidden": "abc"},
+        {"layers": "99"},
+        {"cell": "FOO"},
+        {"hidden": "abc"},
+        {"packed": "maybe"},
+    ],
+    ids=lambda p: ",".join(p),
+)
+def test_url_value_the_controls_cannot_take_is_named_in_a_warning(params):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    assert len(at.warning) == 1
+    warning = unescape(at.warning[0].value)
+    for key, value in params.items():
+        assert f"{key}={value}" in warning
+    assert badges(at) == core_badges(Config())
+    assert_shapes(at, [8, 3, 5], [1, 3, 5])
+    at.run()  # the warning is about the link, shown once
+    assert not at.warning
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"hidden": "1"}, {"hidden": 1, "preset": "Custom"}),
+        ({"embedding": "1"}, {"embedding": 1, "preset": "Custom"}),
+        ({"preset": "multi-bi", "layers": "1"}, {"layers": 1, "bidirectional": True, "preset": "Custom"}),
+        ({"preset": "single-bi", "bidirectional": "false"}, {"layers": 1, "bidirectional": False, "preset": "Custom"}),
+    ],
+    ids=["hidden=1", "embedding=1", "multi-bi,layers=1", "single-bi,bidirectional=false"],
+)
+def test_url_value_equal_to_the_widget_default_opens_that_view(params, expected):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    assert {key: at.session_state[key] for key in expected} == expected
+    assert not at.warning, [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"layers": "03"}, {"layers": 3}),
+        ({"bidirectional": "True"}, {"bidirectional": True}),
+        ({"preset": "Custom", "layers": "3"}, {"preset": "Custom", "layers": 3}),
+    ],
+    ids=["layers=03", "bidirectional=True", "preset=Custom"],
+)
+def test_url_value_taken_in_another_spelling_is_not_reported_as_ignored(params, expected):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    assert {key: at.session_state[key] for key in expected} == expected  # the value was taken...
+    assert not at.warning, [w.value for w in at.warning]  # ...so no warning may say it was ignored
+
+
+# -----------------------------------------------------------------------------
+# Invalid input
+
+
+# case -> (steps to the last good view, that view, the bad step, the fix, words the message must hold, the bad config)
+BAD_INPUTS = {
+    "empty sequences": ([], Config(), ("sequences", ""), "long_str\ntiny\nmedium", "batch is empty", {"sequences": ()}),
+    "whitespace-only line": (
+        [],
+        Config(),
+        ("sequences", "abc\n   \nxyz"),
+        "abc\nxyz",
+        "only whitespace",
+        {"sequences": ("abc", "   ", "xyz")},
+    ),
+    "proj >= hidden": (
+        [("cell", "LSTM")],
+        Config(cell="lstm"),
+        ("proj", 5),
+        0,
+        "proj must be smaller than hidden",
+        {"cell": "lstm", "proj": 5},
+    ),
+    "relu with LSTM": (
+        [("nonlinearity", "relu")],
+        Config(nonlinearity="relu"),
+        ("cell", "LSTM"),
+        "RNN",
+        "relu is only for the plain RNN cell",
+        {"cell": "lstm", "nonlinearity": "relu"},
+    ),
+    "too long": (
+        [],
+        Config(),
+        ("sequences", "a" * 100),
+        "a" * MAX_LENGTH,
+        f"at most {MAX_LENGTH}",
+        {"sequences": ("a" * 100,)},
+    ),
+    "too many": (
+        [],
+        Config(),
+        ("sequences", "\n".join(f"s{i}" for i in range(MAX_SEQUENCES + 1))),
+        "\n".join(f"s{i}" for i in range(MAX_SEQUENCES)),
+        f"at most {MAX_SEQUENCES}",
+        {"sequences": tuple(f"s{i}" for i in range(MAX_SEQUENCES + 1))},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_invalid_input_shows_the_error_and_keeps_the_last_good_view(case):
+    before, good, (key, bad), fix, words, bad_fields = BAD_INPUTS[case]
+    at = fresh_app().run()
+    for step in before:
+        set_control(at, *step)
+        assert_clean(at)
+    assert badges(at) == core_badges(good)
+    set_control(at, key, bad)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1
+    message = unescape(at.error[0].value)
+    assert words in message
+    with pytest.raises(ConfigError) as error:
+        Config(**bad_fields)
+    assert str(error.value) in message  # the core's own message, word for word
+    assert badges(at) == core_badges(good)  # the last good view stays
+    set_control(at, key, fix)
+    assert_clean(at)
+    assert at.session_state[key] == fix
+    fixed = {"sequences": tuple(str(fix).split("\n")), "proj": fix, "cell": str(fix).lower()}[key]
+    assert badges(at) == core_badges(good.replace(**{key: fixed}))
+
+
+def test_invalid_link_shows_the_error_without_a_page():
+    at = fresh_app(sequences="a" * 100).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert f"at most {MAX_LENGTH}" in unescape(at.error[0].value)
+    assert not badges(at)
+    set_control(at, "sequences", "abc")
+    assert_clean(at)
+    assert badges(at) == core_badges(Config(sequences=("abc",)))
+
+
+# -----------------------------------------------------------------------------
+# Heatmap
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"cell": "LSTM", "bidirectional": "true", "packed": "true", "batch_first": "true", "layers": "2"}],
+    ids=["default", "lstm-bi-packed-batch-first"],
+)
+def test_heatmap_outlines_exactly_the_h_n_cells(params):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    config = Config(
+        cell=params.get("cell", "RNN").lower(),
+        bidirectional="bidirectional" in params,
+        packed="packed" in params,
+        batch_first="batch_first" in params,
+        layers=int(params.get("layers", 1)),
+    )
+    spec, data = output_chart(at)
+    outlines = [
+        layer
+        for layer in spec["spec"]["layer"]
+        if layer["mark"].get("type") == "rect"
+        and layer["mark"].get("filled") is False
+        and {"filter": "datum.h_n"} in layer.get("transform", [])
+    ]
+    assert len(outlines) == 1
+    result = analyse(config).result
+    marked = h_n_blocks(result)  # (T, B, D)
+    T, B, D = marked.shape
+    H = config.state_size
+    assert len(data) == T * B * D * H
+    shown = {
+        (int(row.t), int(row.sequence.split()[0].removeprefix("b=")), DIRECTION_NAMES.index(row.direction))
+        for row in data.itertuples()
+        if row.h_n
+    }
+    expected = {tuple(i) for i in marked.nonzero().tolist()}
+    assert shown == expected
+    assert data["h_n"].sum() == len(expected) * H
+    if config.packed:
+        # forward: each sequence's true last step; backward: step 0 (plus any coincidence the core finds).
+        assert {(n - 1, b, 0) for b, n in enumerate(result.batch.lengths)} <= shown
+        assert {(0, b, 1) for b in range(B)} <= shown
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"hidden": "209"}, {"sequences": "\n".join("x" * 64 for _ in range(16))}],
+    ids=["hidden=209", "16x64-characters"],
+)
+def test_large_valid_config_renders_its_heatmap(params):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    _, data = output_chart(at)
+    assert len(data) > 5000
+
+
+# -----------------------------------------------------------------------------
+# Unrolled by hand
+
+
+@pytest.mark.parametrize(
+    ("params", "picks", "symbols"),
+    [
+        ({}, [(0, 0, 0, 0), (7, 0, 0, 1), (3, 0, 0, 2)], ["h_t", r"\tanh"]),
+        (
+            {"cell": "GRU", "layers": "2", "bidirectional": "true"},
+            [(3, 0, 1, 2), (7, 1, 0, 0), (0, 1, 1, 1)],
+            ["r_t", "z_t", "n_t"],
+        ),
+        (
+            {"cell": "LSTM", "layers": "2", "bidirectional": "true", "packed": "true", "proj": "3", "hidden": "6"},
+            [(2, 0, 0, 1), (5, 1, 1, 2), (7, 1, 1, 0)],
+            ["i_t", "f_t", "c_t", "W_{hr}"],
+        ),
+    ],
+    ids=["rnn", "gru-bi", "lstm-proj-packed"],
+)
+def test_unrolled_by_hand_matches_torch(params, picks, symbols):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    for t, layer, direction, b in picks:
+        set_control(at, "hand_t", t)
+        set_control(at, "hand_layer", layer)
+        set_control(at, "hand_direction", direction)
+        set_control(at, "hand_sequence", b)
+        assert_clean(at)
+        assert not at.info or all("has only" not in i.value for i in at.info)
+        equations = [tex.value for tex in at.latex]
+        assert len(equations) >= 2
+        text = "\n".join(equations)
+        for symbol in symbols:
+            assert symbol in text
+        assert ("{t+1}" if direction else "{t-1}") in text
+        assert max_abs_difference(at) < 1e-5
+
+
+def test_unrolled_by_hand_packed_past_the_length_shows_info():
+    at = fresh_app(packed="true").run()
+    assert_clean(at)
+    set_control(at, "hand_sequence", 1)  # "tiny", 4 characters of T = 8
+    set_control(at, "hand_t", 6)
+    assert_clean(at)
+    infos = [i.value for i in at.info if "has only" in i.value]
+    assert len(infos) == 1
+    assert "b=1" in infos[0] and "4 characters" in infos[0]
+    assert not at.latex
+    set_control(at, "hand_t", 3)  # its true last step: computed again
+    assert not [i for i in at.info if "has only" in i.value]
+    assert at.latex
+    assert max_abs_difference(at) < 1e-5
+
+
+# -----------------------------------------------------------------------------
+# Exported snippet
+
+
+@pytest.mark.parametrize(
+    ("params", "config"),
+    [
+        ({}, Config()),
+        (
+            {"cell": "LSTM", "bidirectional": "true", "packed": "true"},
+            Config(cell="lstm", bidirectional=True, packed=True),
+        ),
+    ],
+    ids=["default", "lstm-bi-packed"],
+)
+def test_exported_snippet_runs(params, config, tmp_path):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    code = snippet(at)
+    path = tmp_path / "rnnviz_snippet.py"
+    path.write_text(code)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result, _, relations = analyse(config)
+    assert code == make_snippet(result, relations).rstrip("\n")  # st.code drops the final newline
+    c_n = None if result.c_n is None else tuple(result.c_n.shape)
+    shapes = f"output {tuple(result.output.shape)} h_n {tuple(result.h_n.shape)} c_n {c_n}"
+    assert shapes in done.stdout
+    assert f"all {len(relations)} relations behave as expected" in done.stdout
+
+
+# -----------------------------------------------------------------------------
+# Caching
+
+
+def test_unchanged_rerun_does_not_recompute(monkeypatch):
+    calls = []
+    original = rnnviz.analyse
+
+    def counting(config):
+        calls.append(config)
+        return original(config)
+
+    monkeypatch.setattr(rnnviz, "analyse", counting)
+    at = fresh_app().run()
+    assert_clean(at)
+    assert calls == [Config()]
+    at.run()
+    set_control(at, "hand_t", 2)  # a change that does not touch the config
+    assert calls == [Config()]
+    set_control(at, "seed", 1)
+    assert calls == [Config(), Config(seed=1)]
+    set_control(at, "seed", 0)  # back to a config seen before: cached
+    at.run()
+    assert calls == [Config(), Config(seed=1)]
+    assert badges(at) == core_badges(Config())

@@ -1,0 +1,261 @@
+"""`python -m rnnviz`: exit codes, one-line errors, the human report and the JSON contract."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+
+import rnnviz.__main__ as cli_module
+from rnnviz import PRESETS, Analysis, Config, Relation, analyse, run
+from rnnviz.__main__ import config_from_args, main, parse_args
+
+ALL_IDS = {
+    "output-shape",
+    "h_n-shape",
+    "c_n-shape",
+    "h_n-layout",
+    "final-output-is-forward-h_n",
+    "first-output-is-backward-h_n",
+    "final-output-backward-is-not-h_n",
+    "true-last-step-is-h_n",
+    "padding-output-is-zero",
+    "reference-recompute",
+}
+
+
+def cli(argv, capsys):
+    """Run main(argv) in-process; return (exit code, stdout, stderr). argparse's errors exit via SystemExit."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, out, err):
+    assert code == 2
+    assert out == ""
+    assert err.startswith("rnnviz: error: ")
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "usage:" not in err
+
+
+def json_report(argv, capsys) -> dict:
+    code, out, err = cli([*argv, "--json"], capsys)
+    assert (code, err) == (0, "")
+    assert out.endswith("\n") and out.count("\n") == 1  # one object, one line
+    return json.loads(out)
+
+
+# -----------------------------------------------------------------------------
+# Exit 0
+
+
+def test_default_human_report(capsys):
+    code, out, err = cli([], capsys)
+    assert (code, err) == (0, "")
+    relations = analyse(Config()).relations
+    for rel in relations:
+        line = next(line for line in out.splitlines() if f" {rel.id} " in line)
+        assert rel.expression in line
+        assert line.split()[0] == rel.verdict
+    assert "RNN, 1 layer(s), unidirectional, hidden 5, embedding 5" in out
+    assert "lengths [8, 4, 6]" in out
+    assert "output [8, 3, 5]" in out and "h_n [1, 3, 5]" in out and "c_n" not in out.split("shapes:")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_each_preset_exits_0(preset, capsys):
+    code, out, err = cli(["--preset", preset], capsys)
+    assert (code, err) == (0, "")
+    for rel in analyse(PRESETS[preset]).relations:
+        assert f" {rel.id} " in out
+
+
+def test_human_report_lists_every_relation_id(capsys):
+    argv = ["--sequences", "ab", "abcd", "--cell", "lstm", "--proj", "2", "--bidirectional", "--packed"]
+    code, out, _ = cli(argv, capsys)
+    assert code == 0
+    listed = {line.split()[3] for line in out.splitlines()[5:]}
+    assert listed == ALL_IDS  # this config has every relation the CPU can check
+    assert "lesson" in out and "CONTRADICTION" not in out
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_preset_json(preset, capsys):
+    report = json_report(["--preset", preset], capsys)
+    config = PRESETS[preset]
+    assert report["config"] == config.as_dict()
+    D, L = config.directions, config.layers
+    assert report["shapes"] == {
+        "input": [8, 3],
+        "embedded": [8, 3, 5],
+        "output": [8, 3, 5 * D],
+        "h_n": [L * D, 3, 5],
+        "c_n": None,
+    }
+    assert all(r["holds"] == r["expected"] for r in report["relations"])
+    assert "tensors" not in report
+
+
+def test_options_reach_the_config(capsys):
+    argv = [
+        "--preset", "multi-bi", "--sequences", "héllo", "wörld!", "🙂", "--cell", "lstm", "--layers", "3",
+        "--hidden", "6", "--embedding", "4", "--proj", "2", "--batch-first", "--packed", "--seed", "17",
+        "--device", "cpu", "--dtype", "float64",
+    ]  # fmt: skip
+    report = json_report(argv, capsys)
+    expected = Config(
+        sequences=("héllo", "wörld!", "🙂"), cell="lstm", layers=3, bidirectional=True, hidden=6, embedding=4,
+        proj=2, batch_first=True, packed=True, seed=17, device="cpu", dtype="float64",
+    )  # fmt: skip
+    assert report["config"] == expected.as_dict()
+    assert report["shapes"]["output"] == [3, 6, 4] and report["shapes"]["c_n"] == [6, 3, 6]
+    assert config_from_args(parse_args(argv)) == expected
+
+
+def test_nonlinearity_option(capsys):
+    report = json_report(["--nonlinearity", "relu", "--seed", "3"], capsys)
+    assert report["config"]["nonlinearity"] == "relu"
+
+
+def test_no_option_keeps_the_preset():
+    assert config_from_args(parse_args(["--preset", "single-bi"])) == PRESETS["single-bi"]
+    assert config_from_args(parse_args([])) == Config()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--cell", "lstm", "--proj", "3", "--bidirectional", "--layers", "2", "--packed"],
+        ["--cell", "gru", "--batch-first", "--dtype", "float64", "--sequences", "a", "é🙂", "\\'\""],
+    ],
+)
+def test_tensors_bit_for_bit(argv, capsys):
+    report = json_report([*argv, "--tensors"], capsys)
+    config = config_from_args(parse_args(argv))
+    result = run(config)
+    dtype = getattr(torch, config.dtype)
+    assert set(report["tensors"]) == {"output", "h_n", "c_n"}
+    assert torch.equal(torch.tensor(report["tensors"]["output"], dtype=dtype), result.output)
+    assert torch.equal(torch.tensor(report["tensors"]["h_n"], dtype=dtype), result.h_n)
+    if result.c_n is None:
+        assert report["tensors"]["c_n"] is None
+    else:
+        assert torch.equal(torch.tensor(report["tensors"]["c_n"], dtype=dtype), result.c_n)
+    assert report["shapes"]["output"] == list(result.output.shape)
+
+
+def test_help_exits_0(capsys):
+    code, out, _ = cli(["--help"], capsys)
+    assert code == 0
+    for option in ("--preset", "--sequences", "--cell", "--json", "--tensors", "--batch-first"):
+        assert option in out
+
+
+# -----------------------------------------------------------------------------
+# Exit 1: a relation that did not do what it was expected to
+
+
+def test_a_contradiction_exits_1(capsys, monkeypatch):
+    real = analyse(Config())
+    broken = Relation("h_n-layout", "s", "False", True, False, "exact", 1.0, "why")
+    monkeypatch.setattr(cli_module, "analyse", lambda config: Analysis(real.result, real.reference, [broken]))
+    code, out, _ = cli([], capsys)
+    assert code == 1
+    assert "CONTRADICTION" in out and "h_n-layout" in out
+    code, out, _ = cli(["--json"], capsys)
+    assert code == 1
+    assert json.loads(out)["relations"][0]["holds"] is False
+
+
+def test_a_lesson_alone_exits_0(capsys, monkeypatch):
+    real = analyse(Config())
+    lesson = Relation("true-last-step-is-h_n", "s", "False", False, False, "exact", 1.0, "why")
+    monkeypatch.setattr(cli_module, "analyse", lambda config: Analysis(real.result, real.reference, [lesson]))
+    assert cli([], capsys)[0] == 0
+
+
+# -----------------------------------------------------------------------------
+# Exit 2: invalid input, one line on stderr, no traceback
+
+
+INVALID = {
+    "layers 0": ["--layers", "0"],
+    "layers x": ["--layers", "x"],
+    "hidden too big": ["--hidden", "100000"],
+    "negative seed": ["--seed", "-1"],
+    "unknown preset": ["--preset", "quadruple-bi"],
+    "unknown cell": ["--cell", "transformer"],
+    "unknown option": ["--colour", "red"],
+    "relu with lstm": ["--cell", "lstm", "--nonlinearity", "relu"],
+    "relu with gru": ["--cell", "gru", "--nonlinearity", "relu"],
+    "proj with rnn": ["--proj", "2"],
+    "proj = hidden": ["--cell", "lstm", "--proj", "5"],
+    "no sequences after --sequences": ["--sequences"],
+    "empty sequence": ["--sequences", ""],
+    "blank sequence": ["--sequences", "ok", "   "],
+    "too many sequences": ["--sequences", *["s"] * 17],
+    "10,000 characters": ["--sequences", "x" * 10_000],
+    "tensors without json": ["--tensors"],
+    "unknown dtype": ["--dtype", "float16"],
+}
+
+
+@pytest.mark.parametrize("argv", list(INVALID.values()), ids=list(INVALID))
+def test_invalid_input_exits_2_with_one_line(argv, capsys):
+    assert_one_line_error(*cli(argv, capsys))
+
+
+def test_error_messages_name_the_problem(capsys):
+    assert "layers" in cli(["--layers", "0"], capsys)[2]
+    assert "--layers" in cli(["--layers", "x"], capsys)[2]
+    assert "quadruple-bi" in cli(["--preset", "quadruple-bi"], capsys)[2]
+    assert "relu" in cli(["--cell", "lstm", "--nonlinearity", "relu"], capsys)[2]
+    assert "10000 characters" in cli(["--sequences", "x" * 10_000], capsys)[2]
+    assert "--json" in cli(["--tensors"], capsys)[2]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_gpu_exits_2(capsys):
+    code, out, err = cli(["--device", "cuda"], capsys)
+    assert_one_line_error(code, out, err)
+    assert "cuda" in err
+    assert_one_line_error(*cli(["--device", "cuda", "--json"], capsys))
+
+
+# -----------------------------------------------------------------------------
+# The real entry point, in a subprocess (each imports torch: a couple of seconds)
+
+
+def python_m_rnnviz(*argv):
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-m", "rnnviz", *argv], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env
+    )
+
+
+def test_python_m_rnnviz_json_tensors():
+    proc = python_m_rnnviz("--preset", "multi-bi", "--packed", "--json", "--tensors")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    report = json.loads(proc.stdout)
+    config = PRESETS["multi-bi"].replace(packed=True)
+    assert report["config"] == config.as_dict()
+    result = run(config)
+    assert torch.equal(torch.tensor(report["tensors"]["output"]), result.output)  # another process, same numbers
+    assert torch.equal(torch.tensor(report["tensors"]["h_n"]), result.h_n)
+    assert {r["id"] for r in report["relations"]} == ALL_IDS - {"c_n-shape"}
+
+
+def test_python_m_rnnviz_invalid_input():
+    proc = python_m_rnnviz("--cell", "lstm", "--nonlinearity", "relu")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("rnnviz: error: ") and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,241 @@
+"""Config: every limit and check raises ConfigError naming the field; presets are the blog's four sections."""
+
+import re
+
+import pytest
+from conftest import configs
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rnnviz import PRESETS, Config, ConfigError
+from rnnviz.config import (
+    BLOG_SEQUENCES,
+    MAX_EMBEDDING,
+    MAX_HIDDEN,
+    MAX_LAYERS,
+    MAX_LENGTH,
+    MAX_SEED,
+    MAX_SEQUENCES,
+    parse_sequences,
+    validate,
+)
+
+
+def rejects(pattern: str, **fields) -> str:
+    """Config(**fields) raises ConfigError whose message matches pattern (case-insensitive); returns the message."""
+    with pytest.raises(ConfigError) as info:
+        Config(**fields)
+    message = str(info.value)
+    assert re.search(pattern, message, re.IGNORECASE), message
+    assert "\n" not in message  # one line, so the CLI's "one clear line on stderr" holds
+    return message
+
+
+# -----------------------------------------------------------------------------
+# Defaults and presets
+
+
+def test_default_is_the_blog_setup():
+    c = Config()
+    assert c.sequences == ("long_str", "tiny", "medium") == BLOG_SEQUENCES
+    assert (c.cell, c.nonlinearity, c.layers, c.bidirectional) == ("rnn", "tanh", 1, False)
+    assert (c.hidden, c.embedding, c.proj, c.seed) == (5, 5, 0, 0)
+    assert (c.batch_first, c.packed, c.dtype) == (False, False, "float32")
+    assert (c.directions, c.state_size) == (1, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "layers", "bidirectional"),
+    [("single-uni", 1, False), ("multi-uni", 2, False), ("single-bi", 1, True), ("multi-bi", 2, True)],
+)
+def test_presets_are_the_blogs_four_sections(name, layers, bidirectional):
+    blog = Config(
+        sequences=("long_str", "tiny", "medium"),
+        cell="rnn",
+        nonlinearity="tanh",
+        layers=layers,
+        bidirectional=bidirectional,
+        hidden=5,
+        embedding=5,
+        proj=0,
+        batch_first=False,
+        packed=False,
+        seed=0,
+        dtype="float32",
+    )
+    assert PRESETS[name] == blog
+
+
+def test_there_are_exactly_four_presets():
+    assert list(PRESETS) == ["single-uni", "multi-uni", "single-bi", "multi-bi"]
+
+
+def test_directions_and_state_size():
+    assert Config(bidirectional=True).directions == 2
+    assert Config(cell="lstm", hidden=7, proj=3).state_size == 3
+    assert Config(cell="lstm", hidden=7).state_size == 7
+
+
+def test_config_is_frozen_and_replace_validates():
+    c = Config()
+    with pytest.raises(AttributeError):
+        c.layers = 3
+    assert c.replace(layers=3).layers == 3
+    assert c.layers == 1
+    with pytest.raises(ConfigError, match="layers"):
+        c.replace(layers=0)
+
+
+def test_sequences_become_a_tuple():
+    c = Config(sequences=["ab", "c"])
+    assert c.sequences == ("ab", "c")
+    assert c == Config(sequences=("ab", "c"))
+    assert hash(c) == hash(Config(sequences=("ab", "c")))
+
+
+def test_as_dict_is_plain_and_round_trips():
+    c = Config(sequences=("a b", "é🙂"), cell="lstm", hidden=4, proj=2, packed=True)
+    d = c.as_dict()
+    assert d["sequences"] == ["a b", "é🙂"]
+    assert set(d) == {
+        "sequences", "cell", "nonlinearity", "layers", "bidirectional", "hidden", "embedding", "proj",
+        "batch_first", "packed", "seed", "device", "dtype",
+    }  # fmt: skip
+    assert Config(**d) == c
+
+
+@given(configs())
+def test_generated_configs_are_valid(config):
+    validate(config)  # does not raise
+    assert Config(**config.as_dict()) == config
+
+
+# -----------------------------------------------------------------------------
+# Limits: both sides of every bound
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high", "extra"),
+    [
+        ("layers", 1, MAX_LAYERS, {}),
+        ("hidden", 1, MAX_HIDDEN, {}),
+        ("embedding", 1, MAX_EMBEDDING, {}),
+        ("seed", 0, MAX_SEED, {}),
+        ("proj", 0, MAX_HIDDEN - 1, {"cell": "lstm", "hidden": MAX_HIDDEN}),
+    ],
+)
+def test_integer_bounds(field, low, high, extra):
+    assert getattr(Config(**extra, **{field: low}), field) == low
+    assert getattr(Config(**extra, **{field: high}), field) == high
+    rejects(rf"\b{field}\b.*between {low} and {high}", **extra, **{field: low - 1})
+    rejects(rf"\b{field}\b.*between {low} and {high}", **extra, **{field: high + 1})
+
+
+def test_limits_are_the_documented_ones():
+    assert (MAX_SEQUENCES, MAX_LENGTH, MAX_LAYERS, MAX_HIDDEN, MAX_EMBEDDING, MAX_SEED) == (
+        16, 64, 6, 256, 256, 2**32 - 1,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["layers", "hidden", "embedding", "proj", "seed"])
+@pytest.mark.parametrize("value", [True, False, "3", 2.0, None])
+def test_integers_reject_bool_str_float_none(field, value):
+    extra = {"cell": "lstm"} if field == "proj" else {}
+    rejects(rf"\b{field}\b.*whole number", **extra, **{field: value})
+
+
+@pytest.mark.parametrize("field", ["bidirectional", "batch_first", "packed"])
+@pytest.mark.parametrize("value", [1, 0, "true", "False", None])
+def test_flags_reject_non_bool(field, value):
+    rejects(rf"\b{field}\b.*true or false", **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cell", "LSTM"), ("cell", "transformer"), ("nonlinearity", "sigmoid"), ("device", "gpu"), ("dtype", "float16")],
+)
+def test_choices(field, value):
+    message = rejects(rf"\b{field}\b must be one of", **{field: value})
+    assert repr(value) in message
+
+
+def test_sequence_count():
+    assert len(Config(sequences=("x",) * MAX_SEQUENCES).sequences) == MAX_SEQUENCES
+    rejects(rf"{MAX_SEQUENCES + 1} sequences.*at most {MAX_SEQUENCES}", sequences=("x",) * (MAX_SEQUENCES + 1))
+
+
+def test_sequence_length():
+    assert Config(sequences=("y" * MAX_LENGTH,)).sequences == ("y" * MAX_LENGTH,)
+    rejects(
+        rf"Sequence 2 has {MAX_LENGTH + 1} characters.*at most {MAX_LENGTH}", sequences=("a", "y" * (MAX_LENGTH + 1))
+    )
+    rejects(r"Sequence 1 has 10000 characters", sequences=("z" * 10_000,))
+
+
+@pytest.mark.parametrize("empty", [(), []])
+def test_empty_batch(empty):
+    rejects(r"batch is empty.*sequence", sequences=empty)
+
+
+@pytest.mark.parametrize("blank", ["", " ", "   ", "\t", "\n", " \t\r\n ", "\u3000"])
+def test_empty_or_whitespace_sequence(blank):
+    rejects(r"Sequence 2 is empty or only whitespace", sequences=("ok", blank, "fine"))
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udbff", "\udc00", "\udfff"])
+def test_lone_surrogate(surrogate):
+    message = rejects(r"Sequence 1 holds U\+D[89A-F][0-9A-F]{2}.*surrogate", sequences=("ab" + surrogate,))
+    assert f"U+{ord(surrogate):04X}" in message
+
+
+def test_non_text_sequence():
+    rejects(r"Sequence 2 is not text", sequences=("a", 3))
+    rejects(r"Sequence 1 is not text", sequences=(b"bytes",))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_relu_only_for_rnn(cell):
+    rejects(r"relu.*RNN", cell=cell, nonlinearity="relu")
+    assert Config(cell="rnn", nonlinearity="relu").nonlinearity == "relu"
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_proj_only_for_lstm(cell):
+    rejects(r"\bproj\b.*LSTM", cell=cell, proj=2)
+
+
+@pytest.mark.parametrize(("proj", "hidden"), [(5, 5), (6, 5), (1, 1), (MAX_HIDDEN - 1, MAX_HIDDEN - 1)])
+def test_proj_must_be_smaller_than_hidden(proj, hidden):
+    message = rejects(r"\bproj\b must be smaller than hidden", cell="lstm", proj=proj, hidden=hidden)
+    assert f"proj {proj}" in message and f"hidden {hidden}" in message
+
+
+def test_proj_just_below_hidden_is_fine():
+    assert Config(cell="lstm", hidden=5, proj=4).state_size == 4
+
+
+# -----------------------------------------------------------------------------
+# parse_sequences: one per line, empty lines dropped, everything else kept
+
+
+def test_parse_sequences_drops_empty_lines_only():
+    text = "long_str\n\ntiny\r\n\r\n  medium  \n \n\n"
+    assert parse_sequences(text) == ("long_str", "tiny", "  medium  ", " ")
+
+
+def test_parse_sequences_keeps_odd_characters():
+    lines = ['it\'s "quoted"', "back\\slash", "é\u0301🙂", "\t tab", "{}", "\x00", "\u202eRTL"]
+    assert parse_sequences("\n".join(lines)) == tuple(lines)
+    assert parse_sequences("\r\n".join(lines) + "\r\n") == tuple(lines)
+
+
+def test_parse_sequences_of_nothing():
+    assert parse_sequences("") == ()
+    assert parse_sequences("\n\r\n\n") == ()
+    with pytest.raises(ConfigError, match="empty"):
+        Config(sequences=parse_sequences("\n\n"))
+
+
+@given(st.lists(st.text(st.characters(exclude_characters="\r\n", exclude_categories=("Cs",)), max_size=6)))
+def test_parse_sequences_inverts_join(lines):
+    assert parse_sequences("\n".join(lines)) == tuple(line for line in lines if line)

@@ -1,0 +1,168 @@
+"""The exported snippet: valid Python for any input, and run on its own it gives the run's tensors bit for bit."""
+
+import ast
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import DEVICES, HOSTILE_SEQUENCES, configs
+from hypothesis import given, settings
+
+from rnnviz import Config, analyse
+from rnnviz.snippet import make_snippet
+
+RUN_AND_SAVE = (
+    "import runpy, sys, torch; path, out = sys.argv[1], sys.argv[2]; g = runpy.run_path(path); "
+    "torch.save({k: g[k] for k in ('output', 'h_n', 'c_n')}, out)"
+)
+
+
+def snippet_for(config: Config):
+    result, _, relations = analyse(config)
+    return result, relations, make_snippet(result, relations)
+
+
+def run_snippet(source: str, tmp_path):
+    """Run the snippet in a fresh interpreter; return (completed process, its output, h_n, c_n)."""
+    path, out = tmp_path / "snippet.py", tmp_path / "tensors.pt"
+    path.write_text(source, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_AND_SAVE, str(path), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # no rnnviz on the path: the snippet must stand alone
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc, torch.load(out)
+
+
+def sequences_literal(source: str):
+    """The value of the snippet's `sequences = [...]` line, read back as a literal."""
+    found = [
+        ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["sequences"]
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+# -----------------------------------------------------------------------------
+# Valid Python, for any input
+
+
+@given(configs())
+def test_snippet_compiles(config):
+    _, relations, source = snippet_for(config)
+    compile(source, "snippet.py", "exec")
+    assert sequences_literal(source) == list(config.sequences)  # the user's text, intact
+    asserts = [node for node in ast.parse(source).body if isinstance(node, ast.Assert)]
+    assert len(asserts) == len(relations)
+
+
+@pytest.mark.parametrize(
+    "sequences",
+    [HOSTILE_SEQUENCES[:8], HOSTILE_SEQUENCES[8:], ("\\",), ('"',), ("'''\"\"\"",), ("\\'", '\\"', "\\\\n")],
+)
+def test_snippet_with_hostile_sequences_compiles(sequences):
+    config = Config(sequences=sequences, cell="lstm", proj=2, bidirectional=True, packed=True)
+    _, _, source = snippet_for(config)
+    compile(source, "snippet.py", "exec")
+    assert sequences_literal(source) == list(sequences)
+    for seq in sequences:  # text that would break the source never appears raw, only as its repr
+        if any(ch in seq for ch in "\n\x00\u202e"):
+            assert seq not in source
+
+
+def test_snippet_relations_are_asserted_as_expected():
+    _, relations, source = snippet_for(Config(packed=True, bidirectional=True))
+    for rel in relations:
+        check = rel.expression if rel.expected else f"not ({rel.expression})"
+        assert f"assert {check}, " in source, rel.id
+    assert any(not rel.expected for rel in relations)  # a lesson is asserted as `not (...)`
+
+
+def test_snippet_carries_the_config():
+    _, _, source = snippet_for(
+        Config(cell="lstm", layers=3, hidden=7, embedding=4, proj=3, bidirectional=True, batch_first=True, seed=42)
+    )
+    assert "torch.manual_seed(42)" in source
+    assert "nn.Embedding(len(vocab), 4)" in source
+    assert "nn.LSTM(4, 7, num_layers=3, bidirectional=True, batch_first=True, proj_size=3)" in source
+    assert "nonlinearity" not in source.split("def run(")[1].split("\n\n")[0]
+    _, _, source = snippet_for(Config(nonlinearity="relu", dtype="float64"))
+    assert "nn.RNN(5, 5, num_layers=1, bidirectional=False, batch_first=False, nonlinearity='relu')" in source
+    assert "dtype=torch.float64" in source
+
+
+# -----------------------------------------------------------------------------
+# Run on its own: exit 0, every relation as expected, the same tensors bit for bit (a few subprocesses, ~2 s each)
+
+
+SUBPROCESS_CASES = {
+    "hostile-lstm-proj-packed-bf": Config(
+        sequences=HOSTILE_SEQUENCES[:8],
+        cell="lstm",
+        proj=2,
+        hidden=4,
+        layers=2,
+        bidirectional=True,
+        packed=True,
+        batch_first=True,
+    ),
+    "hostile-gru-float64": Config(sequences=HOSTILE_SEQUENCES[8:], cell="gru", layers=2, dtype="float64", seed=9),
+    "relu-bi-packed": Config(
+        sequences=("a", "abc", "🙂🙂"), nonlinearity="relu", bidirectional=True, packed=True, seed=2**32 - 1
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SUBPROCESS_CASES))
+def test_snippet_reproduces_the_run(name, tmp_path):
+    result, relations, source = snippet_for(SUBPROCESS_CASES[name])
+    proc, tensors = run_snippet(source, tmp_path)
+    assert f"all {len(relations)} relations behave as expected" in proc.stdout
+    assert torch.equal(tensors["output"], result.output)
+    assert torch.equal(tensors["h_n"], result.h_n)
+    if result.c_n is None:
+        assert tensors["c_n"] is None
+    else:
+        assert torch.equal(tensors["c_n"], result.c_n)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_snippet_on_device(device, tmp_path):
+    """The blog's own setup, on each device; on CUDA the snippet also checks the CPU."""
+    result, relations, source = snippet_for(Config(device=device))
+    assert f"run({device!r})" in source
+    assert ("cpu_output" in source) == (device == "cuda")
+    proc, tensors = run_snippet(source, tmp_path)
+    assert f"all {len(relations)} relations behave as expected" in proc.stdout
+    assert torch.equal(tensors["output"], result.output)
+    assert torch.equal(tensors["h_n"], result.h_n)
+    assert tensors["c_n"] is None
+
+
+@settings(max_examples=2)
+@given(configs())
+def test_snippet_reproduces_generated_configs(tmp_path_factory, config):
+    result, _, source = snippet_for(config)
+    _, tensors = run_snippet(source, tmp_path_factory.mktemp("snippet"))
+    assert torch.equal(tensors["output"], result.output)
+    assert torch.equal(tensors["h_n"], result.h_n)
+    assert (tensors["c_n"] is None) == (result.c_n is None)
+    if result.c_n is not None:
+        assert torch.equal(tensors["c_n"], result.c_n)
+
+
+def test_a_failing_assert_fails_the_snippet(tmp_path):
+    """The asserts are live: a snippet whose relation is flipped exits non-zero, naming the relation."""
+    _, _, source = snippet_for(Config())
+    source = source.replace("assert not (all(torch.equal(", "assert (all(torch.equal(", 1)
+    path = tmp_path / "broken.py"
+    path.write_text(source, encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "AssertionError: true-last-step-is-h_n" in proc.stderr
