@@ -415,7 +415,7 @@ def main():
     if ignored:
         st.warning(
             "This link had values the controls cannot take, so the defaults were used for: "
-            + ", ".join(plain(v[:80]) for v in ignored)
+            + ", ".join(plain(v if len(v) <= 80 else v[:79] + "…") for v in ignored)
         )
     if problem:
         st.error(plain(problem), icon=":material/edit:")
