@@ -76,16 +76,19 @@ CUSTOM_NOTE = (
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def cached_analysis(config: Config):
+    """The run, its hand recomputation and its relations: shared by every session, never mutated."""
     return analyse(config)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def cached_layers(config: Config):
+    """Torch's own output of every layer, for the unrolled step."""
     return layer_by_layer(cached_analysis(config).result)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def cached_exports(config: Config) -> dict:
+    """The downloads: the snippet, the JSON report (tensors included) and a CSV per tensor."""
     result, _, relations = cached_analysis(config)
     frames = {"output": tables.output_frame(result), "h_n": tables.state_frame(result.h_n, config, view=True)}
     if result.c_n is not None:
@@ -99,6 +102,7 @@ def cached_exports(config: Config) -> dict:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def cached_charts(config: Config, sequences: tuple[int, ...], max_units: int) -> tuple[dict, dict]:
+    """The Vega-Lite specs of the output and h_n heatmaps."""
     result = cached_analysis(config).result
     return charts.output_heatmap(result, sequences, max_units), charts.h_n_heatmap(result, sequences, max_units)
 
@@ -127,6 +131,7 @@ def apply_preset():
 
 
 def matches_preset(name: str) -> bool:
+    """Whether the controls hold exactly the preset's values."""
     values = preset_values(name)
     return all(st.session_state.get(k) == values[k] for k in PRESET_KEYS)
 
@@ -172,6 +177,7 @@ def open_link():
 
 
 def finite(text: str) -> bool:
+    """Whether a link's number text is not infinite (text that is no number counts as finite)."""
     try:
         return abs(float(text)) < float("inf")
     except ValueError:
@@ -247,6 +253,7 @@ def plain(text: str) -> str:
 
 
 def summary_ui(relations):
+    """How many relations hold, how many are lessons, and any contradiction, loudly."""
     counts = {v: sum(r.verdict == v for r in relations) for v in ("holds", "lesson", "contradiction")}
     a, b, c = st.columns(3)
     a.metric("hold, as expected", counts["holds"])
@@ -258,6 +265,7 @@ def summary_ui(relations):
 
 
 def relations_ui(relations):
+    """One row per relation: badge, verdict, statement, the expression that was evaluated, the lesson."""
     for rel in relations:
         icon = {"holds": ":material/check:", "lesson": ":material/school:", "contradiction": ":material/error:"}
         left, right = st.columns([1, 3], vertical_alignment="top")
@@ -272,6 +280,7 @@ def relations_ui(relations):
 
 
 def batch_ui(result):
+    """The blog's initial setup: sequences, vocabulary, ids, padding, shapes."""
     b, c = result.batch, result.config
     T, B = b.max_length, len(b.sequences)
     st.markdown(
@@ -301,6 +310,7 @@ def shown_sequences(result, key: str) -> tuple[int, ...]:
 
 
 def tensors_ui(config, result):
+    """output, h_n and c_n as heatmaps and labelled tables."""
     c = config
     H = c.state_size
     st.markdown(
@@ -341,6 +351,7 @@ def tensors_ui(config, result):
 
 @st.fragment
 def by_hand_ui(config):
+    """One step unrolled: pick t, layer, direction and sequence (a fragment: only this part reruns)."""
     result, reference, _ = cached_analysis(config)
     T, B = result.batch.max_length, len(config.sequences)
     for key, high in (
@@ -380,6 +391,7 @@ def by_hand_ui(config):
 
 
 def code_ui(config):
+    """The exported snippet, and the downloads."""
     exports = cached_exports(config)
     st.caption(
         "Standalone: needs torch only. It rebuilds this batch and model, prints the shapes and asserts "
@@ -398,6 +410,7 @@ def code_ui(config):
 
 
 def main():
+    """Sidebar -> Config -> cached core calls -> the page."""
     st.set_page_config(page_title="rnnviz: output vs h_n", page_icon=":material/repeat:", layout="wide")
     first_run = "preset" not in st.session_state
     if first_run:
