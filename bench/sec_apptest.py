@@ -1,0 +1,341 @@
+"""AppTest sections: rerun cost vs the naive script and bounded caches; the largest config (time and payload).
+
+Run one section per process: `python bench/sec_apptest.py rerun|largest`. AppTest runs the script
+in this process, so Streamlit's caches are shared with it: they are cleared before each app's setup.
+"""
+
+import logging
+import sys
+
+import streamlit as st
+import streamlit.testing.v1.app_test as _app_test
+import streamlit.testing.v1.local_script_runner as _local_script_runner
+from common import APP, NAIVE_APP, emit, largest_query, summary, timed
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
+
+TIMEOUT = 600
+
+# AppTest builds a new ScriptCache for every run, so each run re-reads the script, rewrites its AST for
+# "magic" and compiles it: ~20-30 ms for the 400-line app on this machine, ~2 ms for the naive script.
+# `streamlit run` keeps one ScriptCache per server and compiles a script once (until the file changes).
+# server_like(True) gives AppTest one shared cache, as the server has; server_like(False) restores AppTest.
+_SHARED_SCRIPT_CACHE = ScriptCache()
+
+
+def server_like(on: bool):
+    factory = (lambda: _SHARED_SCRIPT_CACHE) if on else ScriptCache
+    _app_test.ScriptCache = factory
+    _local_script_runner.ScriptCache = factory
+
+
+class _Uncaught(logging.Handler):
+    """Keeps the exceptions the script raised: the page redacts them (client.showErrorDetails = none)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record):
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            self.seen.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+
+
+UNCAUGHT = _Uncaught()
+logging.getLogger("streamlit.error_util").addHandler(UNCAUGHT)  # logs "Uncaught app execution"
+
+
+def clear_caches():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def new_app(path, **query) -> AppTest:
+    at = AppTest.from_file(str(path), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def elements(at: AppTest):
+    """Every element of the page (main area and sidebar), depth first."""
+
+    def walk(node):
+        if isinstance(node, Block):
+            for child in node.children.values():
+                yield from walk(child)
+        else:
+            yield node
+
+    yield from walk(at._tree)
+
+
+def badge_count(at: AppTest) -> int:
+    return sum(1 for m in at.markdown if "-badge[" in m.value)
+
+
+def problems(at: AppTest) -> list[str]:
+    """The exceptions the last run raised, as type and message (the page itself may show them redacted)."""
+    if not at.exception:
+        return []
+    logged = list(dict.fromkeys(UNCAUGHT.seen))
+    return logged or [e.value[:200] for e in at.exception]
+
+
+# -----------------------------------------------------------------------------
+# 1. Rerun after a widget change: rnnviz (configs cached) vs the naive script
+
+
+def section_rerun(n: int = 40, n_uncached: int = 36) -> dict:
+    clear_caches()
+    naive = new_app(NAIVE_APP)
+    naive.run()
+    clear_caches()
+    app = new_app(APP)
+    cold_first, _ = timed(app.run)
+    seed = app.number_input(key="seed")
+    seed.set_value(1)
+    timed(app.run)  # seed 1 computed and cached; seed 0 already is
+    for i in range(4):  # warm-up: both configs cached, every code path visited
+        app.number_input(key="seed").set_value(i % 2)
+        app.run()
+        naive.toggle(key="dummy").set_value(i % 2 == 0)
+        naive.run()
+    times = {(who, mode): [] for who in ("app", "naive") for mode in ("server", "apptest")}
+    flips = 0  # every timed run follows a real change of the control (0 <-> 1, off <-> on)
+    for i in range(n):
+        order = ("app", "naive") if i % 2 else ("naive", "app")  # alternate who goes first
+        for mode in ("server", "apptest") if i % 2 else ("apptest", "server"):
+            server_like(mode == "server")
+            flips += 1
+            for who in order:
+                if who == "app":
+                    app.number_input(key="seed").set_value((flips + 1) % 2)  # warm-up left it at 1
+                    times[who, mode].append(timed(app.run)[0])
+                else:
+                    naive.toggle(key="dummy").set_value(flips % 2 == 1)
+                    times[who, mode].append(timed(naive.run)[0])
+    server_like(True)
+    ok = not app.exception and not naive.exception and badge_count(app) > 0 and badge_count(naive) == 1
+    # Uncached: each rerun asks for a seed never seen (a config change the cache cannot serve). There are
+    # more of them than any cache's max_entries, so the cache sizes read afterwards show whether they are bounded.
+    t_new, t_naive2 = [], []
+    for s in range(n_uncached):
+        app.number_input(key="seed").set_value(100 + s)
+        t_new.append(timed(app.run)[0])
+        naive.toggle(key="dummy").set_value(s % 2 == 0)
+        t_naive2.append(timed(naive.run)[0])
+    return {
+        "distinct_configs": 2 + n_uncached,
+        "cache_sizes": cache_entry_sizes(),
+        "app": summary(times["app", "server"]),
+        "naive": summary(times["naive", "server"]),
+        "app_apptest": summary(times["app", "apptest"]),
+        "naive_apptest": summary(times["naive", "apptest"]),
+        "app_uncached": summary(t_new),
+        "naive_during_uncached": summary(t_naive2),
+        "app_first_run_cold_cache": cold_first,
+        "badges_app": badge_count(app),
+        "ok": ok,
+        "problems": problems(app) + problems(naive),
+    }
+
+
+# -----------------------------------------------------------------------------
+# 2. The largest config: cold and warm run, and the payload the page would send
+
+
+def is_number(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+
+
+def payload(at: AppTest) -> dict:
+    """Numbers and bytes of every dataframe and chart element, and of the whole page's element protos."""
+    import json
+
+    import pyarrow as pa
+
+    frames, charts, total_bytes, n_elements = [], [], 0, 0
+    for e in elements(at):
+        proto = getattr(e, "proto", None)
+        if proto is None:
+            continue
+        n_elements += 1
+        size = proto.ByteSize()
+        total_bytes += size
+        if e.type == "dataframe":
+            table = pa.ipc.open_stream(proto.arrow_data.data).read_all()
+            numeric = sum(table.num_rows for f in table.schema if is_number(f.type))
+            frames.append({"rows": table.num_rows, "cols": table.num_columns, "numbers": numeric, "bytes": size})
+        elif e.type in ("vega_lite_chart", "arrow_vega_lite_chart"):
+            rows = numbers = 0
+            for ds in proto.datasets:
+                table = pa.ipc.open_stream(ds.data.data).read_all()
+                rows += table.num_rows
+                numbers += sum(table.num_rows for f in table.schema if is_number(f.type))
+            spec = json.loads(proto.spec) if proto.spec else {}
+            inline = spec.get("data", {}).get("values") if isinstance(spec.get("data"), dict) else None
+            if inline:
+                rows += len(inline)
+            charts.append({"cells": rows, "numbers": numbers, "bytes": size, "spec_bytes": len(proto.spec)})
+    return {
+        "frames": frames,
+        "charts": charts,
+        "total_bytes": total_bytes,
+        "elements": n_elements,
+    }
+
+
+def cache_entry_sizes() -> dict:
+    """Per cached function: entries, and bytes of cache_data entries (pickled size) as Streamlit reports them."""
+    from streamlit.runtime.caching.cache_data_api import _data_caches
+    from streamlit.runtime.caching.cache_resource_api import _resource_caches
+
+    out = {}
+    for caches in list(_data_caches._function_caches.values()):
+        for cache in caches.values():
+            stats = [stat for family in cache.get_stats().values() for stat in family]
+            out[cache.display_name] = {
+                "kind": "data",
+                "entries": len(stats),
+                "max_entries": getattr(cache.storage, "max_entries", None),
+                "bytes": sum(s.byte_length for s in stats),
+            }
+    for caches in list(_resource_caches._function_caches.values()):
+        for cache in caches.values():
+            out[cache.display_name] = {
+                "kind": "resource",
+                "entries": len(cache._mem_cache),
+                "max_entries": cache.max_entries,
+                "bytes": None,
+            }
+    return out
+
+
+def cached_values(name: str) -> list:
+    """The values a cache_resource function of the app holds now."""
+    from streamlit.runtime.caching.cache_resource_api import _resource_caches
+
+    return [
+        entry.value
+        for caches in list(_resource_caches._function_caches.values())
+        for cache in caches.values()
+        if cache.display_name.endswith(name)
+        for entry in list(cache._mem_cache.values())
+    ]
+
+
+def tensor_bytes(obj) -> int:
+    """Bytes of every distinct tensor storage reachable from obj (tuples, lists, dicts, dataclasses)."""
+    import torch
+
+    seen, total = set(), 0
+
+    def add(x):
+        nonlocal total
+        if isinstance(x, torch.Tensor):
+            key = (x.untyped_storage().data_ptr(), x.untyped_storage().nbytes())
+            if key not in seen:
+                seen.add(key)
+                total += key[1]
+        elif isinstance(x, (tuple, list)):
+            for y in x:
+                add(y)
+        elif isinstance(x, dict) or hasattr(x, "items"):
+            for y in x.values():
+                add(y)
+        elif hasattr(x, "__dataclass_fields__"):
+            for name in x.__dataclass_fields__:
+                add(getattr(x, name))
+
+    add(obj)
+    return total
+
+
+def open_tab(at: AppTest, words: str) -> str | None:
+    """If the page's tabs are stateful (st.tabs with a key: lazy tabs), select the one whose label holds words.
+
+    The key is found as the session_state entry whose value is the open tab's label. Returns that key, or
+    None when the tabs are stateless (then every tab's content is on the page anyway).
+    """
+    labels = [t.label for t in at.tabs]
+    target = next((label for label in labels if words in label), None)
+    key = next((k for k, v in at.session_state.items() if isinstance(v, str) and v in labels), None)
+    if target is None or key is None:
+        return None
+    at.session_state[key] = target
+    at.run()
+    return key
+
+
+def measure_largest(label: str, warm_n: int, keep_analysis: bool = False) -> dict:
+    if keep_analysis:
+        st.cache_data.clear()  # the analysis (cache_resource) stays: only charts, exports and rendering are cold
+    else:
+        clear_caches()
+    at = new_app(APP, **largest_query())
+    UNCAUGHT.seen.clear()
+    cold, _ = timed(at.run)
+    out = {"label": label, "cold_first_run": cold, "problems": problems(at), "badges": badge_count(at)}
+    tab_key = open_tab(at, "h_n")  # lazy tabs: the heatmaps and tables only run in their own tab
+    if tab_key:
+        out["tab_opened"] = f"session_state[{tab_key!r}] = the 'output & h_n' tab (lazy tabs)"
+    # Warm rerun: flip the main area's "Sequence shown" selectbox between two sequences whose charts are
+    # both cached, so the rerun recomputes nothing: what a user pays for any widget change once seen.
+    try:
+        box = at.selectbox(key="tensor_sequence")
+    except KeyError:
+        box = None
+    warm = []
+    if box is not None:
+        for i in range(2):  # visit both choices once (the second computes its charts)
+            at.selectbox(key="tensor_sequence").set_value(1 - i)
+            at.run()
+        for i in range(warm_n):
+            at.selectbox(key="tensor_sequence").set_value(i % 2)
+            warm.append(timed(at.run)[0])
+        out["warm_widget"] = "tensor_sequence selectbox 0 <-> 1 (both cached)"
+    else:
+        for _ in range(warm_n):
+            warm.append(timed(at.run)[0])
+        out["warm_widget"] = "plain rerun (no tensor_sequence selectbox on the page)"
+    out["warm"] = summary(warm)
+    UNCAUGHT.seen.clear()
+    at.run()
+    out["payload"] = payload(at)
+    out["caches"] = cache_entry_sizes()
+    out["problems_after_warm"] = problems(at)
+    return out
+
+
+def section_largest() -> dict:
+    import altair as alt
+    import torch
+
+    from rnnviz.config import MAX_CELLS
+
+    # Pay the imports and AppTest's first-run overhead on the default view, so "cold" means cache-cold.
+    clear_caches()
+    new_app(APP).run()
+    as_is = measure_largest("as is", warm_n=7)
+    out = {"max_cells": MAX_CELLS, "torch_threads": torch.get_num_threads(), "as_is": as_is}
+    if any("MaxRowsError" in p for p in as_is["problems"] + as_is["problems_after_warm"]):
+        # What the page would cost if the app lifted altair's 5,000-row guard (a bench-side what-if).
+        alt.data_transformers.disable_max_rows()
+        out["what_if_max_rows_lifted"] = measure_largest(
+            "altair max_rows lifted in the bench process", warm_n=5, keep_analysis=True
+        )
+    analyses = cached_values("cached_analysis")
+    out["analysis_bytes"] = max((tensor_bytes(a) for a in analyses), default=None)
+    out["layers_bytes"] = max((tensor_bytes(x) for x in cached_values("cached_layers")), default=None)
+    return out
+
+
+if __name__ == "__main__":
+    server_like(True)
+    section = sys.argv[1]
+    emit({"rerun": section_rerun, "largest": section_largest}[section]())

@@ -1,0 +1,274 @@
+"""Real-server sections: cold start to the first complete page, memory under 5 sessions, interaction latency.
+
+`python bench/sec_browser.py`: one `streamlit run` on a free loopback port and one headless Chromium
+(Playwright), in this order on the same server:
+  1. cold start: process start -> health endpoint -> first complete page (script idle, a badge visible);
+  2. latency, default view (sidebar Layers +1 / -1), unless RNNVIZ_LATENCY_JSON names a file of figures;
+  3. memory: 5 browser contexts open 20 distinct configs by URL, 5 at a time; the server's VmHWM;
+  4. latency, largest config (Layers 6 <-> 5), unless RNNVIZ_LATENCY_JSON is given;
+The server is killed by its own process id at the end, whatever happens.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from common import ROOT, emit, largest_query, summary
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+BADGE = "[data-testid='stMain'] span.stMarkdownBadge"
+MEMORY_BUDGET_S = 110  # the memory phase stops opening configs after this (each round is 5 loads)
+BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "420"))  # this section's share of the run, set by run.py
+LARGEST_RESERVE_S = 100  # what the largest config's page and its latency need, at least, under load
+
+# Counts script runs that end (stApp's state attribute leaving "running"): a rerun can go
+# running -> notRunning faster than any poll, never without a mutation.
+WATCH_RUNS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (window.__benchObserver) window.__benchObserver.disconnect();
+  window.__benchRunsEnded = 0;
+  window.__benchObserver = new MutationObserver(records => {
+    for (const r of records) if (r.oldValue === 'running') window.__benchRunsEnded += 1;
+  });
+  window.__benchObserver.observe(app, {attributes: true, attributeOldValue: true,
+                                       attributeFilter: ['data-test-script-state']});
+}"""
+RUN_ENDED_WITH_BADGES = """(selector) => window.__benchRunsEnded > 0 &&
+  document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'notRunning' &&
+  document.querySelectorAll(selector).length > 0"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vm_kib(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def url(base: str, params: dict) -> str:
+    return f"{base}/?{urlencode(params)}" if params else f"{base}/"
+
+
+def wait_page(page, timeout_ms: int):
+    """The first run is over: a badge is visible, then the script is idle."""
+    page.wait_for_selector(BADGE, state="visible", timeout=timeout_ms)
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def set_layers(page, value: int, timeout_ms: int) -> float:
+    """Type value into the sidebar's Layers input, Enter; seconds until the rerun ended with badges shown."""
+    field = page.locator("[data-testid='stSidebar']").get_by_label("Layers", exact=True)
+    page.evaluate(WATCH_RUNS)
+    start = time.perf_counter()
+    field.fill(str(value))
+    field.press("Enter")
+    page.wait_for_function(RUN_ENDED_WITH_BADGES, arg=BADGE, timeout=timeout_ms, polling="raf")
+    return time.perf_counter() - start
+
+
+def latency(page, values: tuple[int, int], n: int, timeout_ms: int) -> dict:
+    """Alternate Layers between two values: one warm-up round trip (computes and caches both), then n changes."""
+    warm = [set_layers(page, values[1], timeout_ms), set_layers(page, values[0], timeout_ms)]
+    samples = [set_layers(page, values[(i + 1) % 2], timeout_ms) for i in range(n)]
+    return {"changes": f"Layers {values[0]} <-> {values[1]}", "warm_up": warm, **summary(samples)}
+
+
+def memory_configs(n: int = 20) -> list[dict]:
+    """n distinct small-to-medium configs as URL parameters (cells, layers, sizes, directions, seeds)."""
+    cells = ["RNN", "LSTM", "GRU"]
+    out = []
+    for i in range(n):
+        out.append(
+            {
+                "preset": "Custom",
+                "cell": cells[i % 3],
+                "layers": str(1 + i % 4),
+                "hidden": str([5, 16, 32, 64][i % 4]),
+                "embedding": str([5, 16, 32][i % 3]),
+                "bidirectional": "true" if i % 2 == 0 else "false",
+                "seed": str(i + 1),
+            }
+        )
+    return out
+
+
+def latency_from_json(path: str) -> dict:
+    import json
+
+    return {"source": path, "figures": json.loads(Path(path).read_text())}
+
+
+class Clock:
+    """This section's deadline (BENCH_BUDGET_S from its start, less a margin to stop the server)."""
+
+    def __init__(self, t0: float):
+        self.end = t0 + BUDGET_S - 25
+
+    def left(self) -> float:
+        return self.end - time.perf_counter()
+
+    def ms(self, cap_s: float) -> int:
+        """A Playwright timeout: cap_s, or what is left if less (at least one second)."""
+        return int(1000 * max(1.0, min(cap_s, self.left())))
+
+
+def save(out: dict):
+    """Write what is measured so far where run.py looks if this section runs out of time."""
+    partial = os.environ.get("BENCH_PARTIAL")
+    if partial:
+        import json
+
+        Path(partial).write_text(json.dumps(out))
+
+
+def main() -> dict:
+    from playwright.sync_api import sync_playwright
+
+    # run.py stops an overrunning section with SIGTERM: turn it into SystemExit so that the finally blocks
+    # below stop the server and the browser this section started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    out: dict = {}
+    external = os.environ.get("RNNVIZ_LATENCY_JSON")
+    if external and Path(external).is_file():
+        out["latency_external"] = latency_from_json(external)
+    log = Path(tempfile.mkstemp(prefix="rnnviz-bench-server-", suffix=".log")[1])
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with open(log, "w") as log_file:
+            t0 = time.perf_counter()
+            server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        try:
+            drive(out, browser, server, base, t0, "latency_external" not in out)
+        except Exception as error:  # a phase that failed or ran out of time: keep what was measured
+            out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+        finally:
+            out["server_hwm_final_kib"] = vm_kib(server.pid, "VmHWM")
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=15)
+            browser.close()
+    text = log.read_text(errors="replace")
+    out["server_log_errors"] = sorted(set(re.findall(r"^[\w.]*(?:Error|Exception)\b[^\n]{0,160}", text, re.M)))[:5]
+    out["server_log_tracebacks"] = text.count("Traceback")
+    log.unlink(missing_ok=True)
+    return out
+
+
+def drive(out: dict, browser, server, base, t0, measure_latency: bool):
+    """The phases, in order; each adds to out and saves it, so a timeout keeps the phases before it."""
+    clock = Clock(t0)
+    while time.perf_counter() < t0 + 120:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.05)
+    out["health_s"] = time.perf_counter() - t0
+    out["rss_idle_kib"] = vm_kib(server.pid, "VmRSS")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    t_goto = time.perf_counter()
+    page.goto(base + "/", timeout=clock.ms(120))
+    wait_page(page, clock.ms(120))
+    out["first_page_s"] = time.perf_counter() - t0
+    out["first_page_after_health_s"] = time.perf_counter() - t_goto
+    # A second page in a new context: the server is warm (torch imported, front end served once).
+    ctx2 = browser.new_context()
+    page2 = ctx2.new_page()
+    t = time.perf_counter()
+    page2.goto(base + "/", timeout=clock.ms(120))
+    wait_page(page2, clock.ms(120))
+    out["second_page_s"] = time.perf_counter() - t
+    ctx2.close()
+    save(out)
+    if measure_latency:
+        out["latency_default"] = latency(page, (1, 2), n=10, timeout_ms=clock.ms(60))
+        save(out)
+    ctx.close()
+
+    # Memory: 5 sessions, 20 distinct configs, 5 page loads in flight at a time.
+    configs = memory_configs(20)
+    contexts = [browser.new_context() for _ in range(5)]
+    pages = [c.new_page() for c in contexts]
+    t = time.perf_counter()
+    loads = []
+    for round_start in range(0, len(configs), len(pages)):
+        late = time.perf_counter() - t > MEMORY_BUDGET_S or clock.left() < LARGEST_RESERVE_S
+        if round_start and late:
+            break  # bounded: report what was opened
+        starts = {}
+        for page_i, config in zip(pages, configs[round_start : round_start + len(pages)], strict=False):
+            starts[id(page_i)] = time.perf_counter()
+            page_i.goto(url(base, config), wait_until="commit", timeout=clock.ms(120))
+        for page_i in pages:
+            wait_page(page_i, clock.ms(180))
+            loads.append(time.perf_counter() - starts[id(page_i)])
+        out["memory"] = {
+            "configs": len(loads),
+            "sessions": len(pages),
+            "seconds": time.perf_counter() - t,
+            "page_load": summary(loads),
+            "hwm_kib": vm_kib(server.pid, "VmHWM"),
+            "rss_kib": vm_kib(server.pid, "VmRSS"),
+        }
+        save(out)
+    for c in contexts:
+        c.close()
+
+    if measure_latency and clock.left() < LARGEST_RESERVE_S:
+        out["latency_largest_skipped"] = f"less than {LARGEST_RESERVE_S} s of this section's budget left"
+    elif measure_latency:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        t = time.perf_counter()
+        page.goto(url(base, largest_query()), timeout=clock.ms(300))
+        wait_page(page, clock.ms(300))
+        out["largest_first_page_s"] = time.perf_counter() - t
+        out["largest_page_exceptions"] = page.locator("[data-testid='stException']").count()
+        save(out)
+        out["latency_largest"] = latency(page, (6, 5), n=5, timeout_ms=clock.ms(300))
+        save(out)
+        ctx.close()
+
+
+if __name__ == "__main__":
+    emit(main())
