@@ -188,7 +188,9 @@ def number_ui(container, label: str, key: str, **kwargs):
     """A number input bound to the URL (unless a link made that impossible this session)."""
     low, high = NUMBER_BOUNDS[key]
     bind = None if key in st.session_state.unbound else "query-params"
-    container.number_input(label, low, high, key=key, bind=bind, **kwargs)
+    # The URL leaves out a value equal to the widget's default: make that default rnnviz's, not the minimum.
+    default = getattr(Config(), key)
+    container.number_input(label, low, high, default, key=key, bind=bind, **kwargs)
 
 
 def controls_ui() -> tuple[Config | None, str | None]:

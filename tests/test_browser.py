@@ -1,0 +1,588 @@
+"""End-to-end: the dashboard in a real Chromium, used as a person would, checked against the core.
+
+One Streamlit server and one Chromium for the whole module; every test opens fresh browser contexts
+(fresh sessions). Screenshots go to $RNNVIZ_SCREENSHOTS (default: pytest's tmp_path); the README's
+screenshots are regenerated with
+
+    RNNVIZ_SCREENSHOTS=docs python -m pytest tests/test_browser.py -k screenshot
+
+Latency figures are printed and, when $RNNVIZ_LATENCY_JSON is set, written there as JSON.
+"""
+
+import contextlib
+import functools
+import json
+import math
+import os
+import re
+import statistics
+import string
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
+
+import browser as ui
+
+from rnnviz import PRESETS, Config, analyse
+from rnnviz.report import make_report
+
+PRESET = "Preset (the blog's four sections)"
+VIEWPORT = (1280, 800)  # functional tests; screenshots size their own viewport
+
+# -----------------------------------------------------------------------------
+# Fixtures: one server and one browser per module
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard on a free loopback port: (base URL, log path)."""
+    ui.chromium_path()  # skip (or fail on CI) before paying for a server
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with ui.streamlit_server(log) as url:
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+def chromium(server):
+    with sync_playwright() as playwright:
+        browser = ui.launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base(server):
+    return server[0]
+
+
+@pytest.fixture
+def context(chromium):
+    """A fresh browser context (its own cookies, so its own Streamlit session) with a tall viewport."""
+    ctx = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}, accept_downloads=True)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("RNNVIZ_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# -----------------------------------------------------------------------------
+# The core's view of a config
+
+
+@functools.lru_cache(maxsize=64)
+def core(config: Config):
+    """rnnviz.analyse(config), cached (a Config is frozen and hashable)."""
+    return analyse(config)
+
+
+def expected(config: Config) -> list[tuple[str, str]]:
+    return ui.expected_badges(core(config).relations)
+
+
+def core_shapes(config: Config) -> dict:
+    result = core(config).result
+    return {
+        "output": list(result.output.shape),
+        "h_n": list(result.h_n.shape),
+        "c_n": None if result.c_n is None else list(result.c_n.shape),
+    }
+
+
+def core_report(config: Config) -> dict:
+    """The JSON report for config, as the download holds it (through json, as the dashboard sends it)."""
+    result, _, relations = core(config)
+    return json.loads(json.dumps(make_report(result, relations, tensors=True)))
+
+
+def assert_page_shows(page, config: Config):
+    """The badges (ids, order, colours) and the shapes are the core's for config; no error anywhere."""
+    assert ui.badges(page) == expected(config)
+    assert ui.shapes(page) == core_shapes(config)
+    assert ui.exceptions(page) == []
+    assert ui.alerts(page, "Error") == []
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-10)  # Vega prints 12 significant digits
+
+
+def assert_output_chart_matches(chart: dict, config: Config):
+    """Every heat cell of the 'output over time' chart is output's number at (t, b, unit)."""
+    result = core(config).result
+    out = result.output.transpose(0, 1) if config.batch_first else result.output  # (T, B, D*H)
+    H = config.state_size
+    seen = 0
+    for facet in chart["facets"]:
+        for cell in facet["heat"]:
+            b = int(re.match(r"b=(\d+)", cell["sequence"]).group(1))
+            t = int(cell["step"].split(" ")[0])
+            name, k = cell["unit"].rsplit(" ", 1)
+            d = 1 if name == "bwd" else 0
+            value = ui.chart_number(cell["value"])
+            assert close(value, float(out[t, b, d * H + int(k)])), (cell, float(out[t, b, d * H + int(k)]))
+            seen += 1
+    return seen
+
+
+def assert_h_n_chart_matches(chart: dict, config: Config):
+    """Every heat cell of the h_n chart is h_n's number at ([l*D + d], b, unit)."""
+    h_n = core(config).result.h_n
+    seen = 0
+    for facet in chart["facets"]:
+        for cell in facet["heat"]:
+            b = int(re.match(r"b=(\d+)", cell["sequence"]).group(1))
+            index = int(re.match(r"\[(\d+)\]", cell["state"]).group(1))
+            value = ui.chart_number(cell["value"])
+            assert close(value, float(h_n[index, b, int(cell["unit"])])), cell
+            seen += 1
+    return seen
+
+
+# -----------------------------------------------------------------------------
+# Reading badge colours (no browser): Streamlit 1.67's light-theme badge text colours, measured
+
+
+@pytest.mark.parametrize(
+    ("css", "name"),
+    [
+        ("rgb(12, 90, 68)", "green"),
+        ("rgb(104, 98, 85)", "gray"),
+        ("rgb(158, 48, 59)", "red"),
+        ("rgb(155, 69, 25)", "other(rgb(155, 69, 25))"),  # orange
+        ("rgb(36, 79, 180)", "other(rgb(36, 79, 180))"),  # blue
+        ("rgb(149, 107, 15)", "other(rgb(149, 107, 15))"),  # yellow
+    ],
+)
+def test_badge_colour_names(css, name):
+    assert ui.colour_name(css) == name
+
+
+# -----------------------------------------------------------------------------
+# Opening the page
+
+
+def test_default_page_shows_the_core_badges(base, context):
+    page = ui.open_page(context, f"{base}/")
+    config = Config()
+    assert_page_shows(page, config)
+    shown = ui.badges_raw(page)
+    colours = {ui.colour_name(b["color"]) for b in shown}
+    assert colours <= {"green", "gray", "red"}, shown
+    assert "gray" in colours and "green" in colours  # the default batch teaches one lesson
+    verdicts = [r.verdict for r in core(config).relations]
+    assert ui.metrics(page) == {
+        "hold, as expected": verdicts.count("holds"),
+        "lessons (do not hold, as expected)": verdicts.count("lesson"),
+        "contradictions": verdicts.count("contradiction"),
+    }
+    assert ui.selected(page, PRESET) == "single-uni"
+    assert ui.sequences_value(page) == "\n".join(config.sequences)
+    assert ui.alerts(page, "Warning") == []
+
+
+def test_each_preset_changes_shapes_and_badges(base, context):
+    page = ui.open_page(context, f"{base}/")
+    notes = {ui.alerts(page, "Info")[0]}
+    for name in ("multi-uni", "single-bi", "multi-bi", "single-uni"):
+        ui.select_option(page, PRESET, name)
+        config = PRESETS[name]
+        assert ui.selected(page, PRESET) == name
+        assert ui.number_value(page, "Layers") == config.layers
+        assert ui.switch_state(page, "Bidirectional") == config.bidirectional
+        assert_page_shows(page, config)
+        notes.add(ui.alerts(page, "Info")[0])
+    assert len(notes) == 4  # each preset explains itself
+
+
+def test_lstm_bidirectional_three_layers_packed_shows_c_n(base, context):
+    page = ui.open_page(context, f"{base}/")
+    ui.select_option(page, "Cell", "LSTM")
+    assert_page_shows(page, Config(cell="lstm"))
+    ui.set_toggle(page, "Bidirectional", True)
+    ui.set_number(page, "Layers", 3)
+    ui.set_toggle(page, "Packed (pack_padded_sequence)", True)
+    config = Config(cell="lstm", bidirectional=True, layers=3, packed=True)
+    assert ui.selected(page, PRESET) == "Custom"  # moved off the preset
+    assert_page_shows(page, config)
+    ids = [rel_id for rel_id, _ in ui.badges(page)]
+    assert {"c_n-shape", "first-output-is-backward-h_n", "padding-output-is-zero"} <= set(ids)
+    ui.open_tab(page, "output & h_n")
+    assert ui.shapes(page)["c_n"] == [6, 3, 5]
+    assert "c_n, the LSTM's final cell state" in ui.subheaders(page)
+    assert page.get_by_role("heading", name="c_n, the LSTM's final cell state").is_visible()
+
+
+def test_typing_a_new_batch(base, context):
+    page = ui.open_page(context, f"{base}/")
+    sequences = ("hello world", "rnn", "output vs h_n", "ab")
+    ui.type_sequences(page, sequences)
+    config = Config(sequences=sequences)
+    assert_page_shows(page, config)
+    ui.open_tab(page, "Batch")
+    batch = core(config).result.batch
+    assert page.get_by_text(f"4 sequences → vocabulary of {len(batch.vocab)} tokens").is_visible()
+
+
+# -----------------------------------------------------------------------------
+# Shared links
+
+
+def test_shared_link_opens_the_same_view_and_numbers(base, context):
+    url = ui.url_for(base, cell="LSTM", layers=2, bidirectional=True, packed=True)
+    config = Config(cell="lstm", layers=2, bidirectional=True, packed=True)
+    page = ui.open_page(context, url)
+    assert ui.selected(page, "Cell") == "LSTM"
+    assert ui.number_value(page, "Layers") == 2
+    assert ui.switch_state(page, "Bidirectional") and ui.switch_state(page, "Packed (pack_padded_sequence)")
+    assert ui.selected(page, PRESET) == "Custom"
+    assert ui.alerts(page, "Warning") == []  # every value of the link was taken
+    assert_page_shows(page, config)
+    ui.open_tab(page, "output & h_n")
+    ui.wait_charts(page)
+    output_chart, h_n_chart = ui.charts(page)
+    assert assert_output_chart_matches(output_chart, config) == core(config).result.output.numel()
+    assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
+    report = ui.download_report(page)
+    assert report["config"] == config.as_dict()
+    assert torch.equal(torch.tensor(report["tensors"]["c_n"]), core(config).result.c_n)
+
+
+def test_address_bar_after_changes_reproduces_the_view(base, chromium, context):
+    """Change controls in one tab, copy the address bar into a fresh browser: same view, same numbers."""
+    page = ui.open_page(context, f"{base}/")
+    ui.select_option(page, "Cell", "GRU")
+    ui.set_number(page, "Seed", 7)
+    ui.set_number(page, "Hidden size", 4)
+    ui.set_toggle(page, "batch_first", True)
+    ui.select_option(page, "dtype", "float64")
+    config = Config(cell="gru", seed=7, hidden=4, batch_first=True, dtype="float64")
+    assert_page_shows(page, config)
+    other = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}, accept_downloads=True)
+    try:
+        shared = ui.open_page(other, page.url)
+        assert ui.alerts(shared, "Warning") == []
+        assert_page_shows(shared, config)
+        assert ui.download_report(shared) == ui.download_report(page) == core_report(config)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(
+    ("params", "config"),
+    [({"hidden": 1}, Config(hidden=1)), ({"cell": "LSTM", "preset": "Custom"}, Config(cell="lstm"))],
+    ids=["hidden=1", "preset=Custom"],
+)
+def test_link_value_equal_to_a_widget_default_is_taken(base, context, params, config):
+    """hidden=1 is the number input's own default (its minimum), Custom the preset box's first option:
+    Streamlit's URL binding alone would drop them (fixed in the app by setting every link value itself)."""
+    page = ui.open_page(context, ui.url_for(base, **params))
+    assert ui.alerts(page, "Warning") == []
+    assert_page_shows(page, config)
+
+
+def test_address_bar_keeps_hidden_size_one(base, chromium, context):
+    page = ui.open_page(context, f"{base}/")
+    ui.set_number(page, "Hidden size", 1)
+    ui.set_number(page, "Seed", 4)
+    config = Config(hidden=1, seed=4)
+    assert_page_shows(page, config)
+    other = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+    try:
+        shared = ui.open_page(other, page.url)  # observed: page.url is /?seed=4
+        assert_page_shows(shared, config)  # observed: hidden 5
+    finally:
+        other.close()
+
+
+def test_heatmap_of_more_than_5000_cells(base, context):
+    """Above altair's default 5,000-row guard (the app caps heatmaps at MAX_CELLS = 20,000 itself)."""
+    config = Config(hidden=256)  # T * B * H = 8 * 3 * 256 = 6144 cells
+    page = ui.open_page(context, ui.url_for(base, hidden=256))
+    assert_page_shows(page, config)
+    ui.open_tab(page, "output & h_n")
+    ui.wait_charts(page)
+    for chart in ui.charts(page):  # this big, Vega draws on a canvas: no marks to read, only its size
+        assert (chart["svg"] or chart["canvas"]) and chart["width"] > 100 and chart["height"] > 100, chart
+    assert ui.exceptions(page) == []
+    assert ui.download_report(page) == core_report(config)
+
+
+# -----------------------------------------------------------------------------
+# Bad input, then recovery
+
+
+def test_empty_batch_shows_an_error_then_recovers(base, context):
+    page = ui.open_page(context, f"{base}/")
+    ui.type_sequences(page, [""])
+    errors = ui.alerts(page, "Error")
+    assert len(errors) == 1 and "The batch is empty: give at least one sequence." in errors[0]
+    assert page.get_by_text("Showing the last valid configuration until the input is fixed.").is_visible()
+    assert ui.badges(page) == expected(Config())  # the last valid view stays
+    assert ui.exceptions(page) == []
+    sequences = ("abc", "a")
+    ui.type_sequences(page, sequences)
+    assert_page_shows(page, Config(sequences=sequences))
+    assert page.get_by_text("Showing the last valid configuration").count() == 0
+
+
+def test_proj_not_below_hidden_shows_an_error_then_recovers(base, context):
+    # A link that cannot run: only the error, nothing to fall back on.
+    page = ui.open_page(context, ui.url_for(base, cell="LSTM", proj=7))  # hidden stays 5
+    errors = ui.alerts(page, "Error")
+    assert len(errors) == 1 and "proj must be smaller than hidden (got proj 7, hidden 5)" in errors[0], errors
+    assert ui.badges(page) == [] and ui.exceptions(page) == []
+    ui.set_number(page, "Hidden size", 8)
+    assert_page_shows(page, Config(cell="lstm", proj=7, hidden=8))
+    # Break it again from the sidebar: the error, and the last valid view stays.
+    ui.set_number(page, "proj_size (LSTM)", 8)
+    errors = ui.alerts(page, "Error")
+    assert len(errors) == 1 and "proj must be smaller than hidden (got proj 8, hidden 8)" in errors[0], errors
+    assert ui.badges(page) == expected(Config(cell="lstm", proj=7, hidden=8))
+    ui.set_number(page, "proj_size (LSTM)", 3)
+    assert_page_shows(page, Config(cell="lstm", proj=3, hidden=8))
+    assert ui.shapes(page) == {"output": [8, 3, 3], "h_n": [1, 3, 3], "c_n": [1, 3, 8]}
+
+
+# -----------------------------------------------------------------------------
+# Downloads and the heatmap
+
+
+def test_downloaded_json_report_equals_the_core(base, context):
+    url = ui.url_for(base, cell="GRU", layers=2, bidirectional=True, packed=True, batch_first=True, seed=3)
+    config = Config(cell="gru", layers=2, bidirectional=True, packed=True, batch_first=True, seed=3)
+    page = ui.open_page(context, url)
+    report = ui.download_report(page)
+    want = core_report(config)
+    assert [r["id"] for r in report["relations"]] == [r["id"] for r in want["relations"]]
+    assert report["relations"] == want["relations"]
+    for name in ("output", "h_n", "c_n"):
+        got, ref = report["tensors"][name], getattr(core(config).result, name)
+        assert (got is None) == (ref is None)
+        if ref is not None:
+            assert torch.equal(torch.tensor(got, dtype=ref.dtype), ref), name
+    assert report == want
+
+
+def test_heatmap_is_drawn_with_h_n_cells_outlined(base, context):
+    config = PRESETS["multi-bi"].replace(packed=True)
+    page = ui.open_page(context, ui.url_for(base, preset="multi-bi", packed=True))
+    assert_page_shows(page, config)
+    ui.open_tab(page, "output & h_n")
+    ui.wait_charts(page)
+    output_chart, h_n_chart = ui.charts(page)
+    for chart in (output_chart, h_n_chart):
+        assert chart["svg"] or chart["canvas"]
+        assert chart["width"] > 100 and chart["height"] > 50
+    assert output_chart["svg"], "the cell checks below read Vega's SVG marks"
+    assert assert_output_chart_matches(output_chart, config) == core(config).result.output.numel()
+    assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
+
+    # Outlined output cells: exactly the (t, b, direction) blocks equal to the top layer's h_n.
+    result = core(config).result
+    L, D, B, H = config.layers, config.directions, len(config.sequences), config.state_size
+    hv = result.h_n.view(L, D, B, H)
+    want = {
+        (b, t, d)
+        for b in range(B)
+        for t in range(result.batch.max_length)
+        for d in range(D)
+        if torch.equal(result.output[t, b, d * H : (d + 1) * H], hv[-1, d, b])
+    }
+    got = set()
+    for b, facet in enumerate(output_chart["facets"]):
+        for cell in facet["outlined"]:
+            t = int(cell["time step and token"].split(" ")[0])
+            d = 1 if cell["unit (fwd | bwd)"].startswith("bwd") else 0
+            got.add((b, t, d))
+        assert len(facet["outlined"]) == H * sum(1 for w in want if w[0] == b)
+    assert got == want
+    lengths = result.batch.lengths
+    assert want >= {(b, lengths[b] - 1, 0) for b in range(B)} | {(b, 0, 1) for b in range(B)}
+    # Outlined h_n cells: the top layer's rows, D*H per sequence.
+    for facet in h_n_chart["facets"]:
+        assert len(facet["outlined"]) == D * H
+        assert {cell["state"] for cell in facet["outlined"]} == {
+            f"[{(L - 1) * D + d}] layer {L - 1} {n}" for d, n in enumerate(("fwd", "bwd"))
+        }
+
+
+# -----------------------------------------------------------------------------
+# Many people at once
+
+
+def test_eight_sessions_at_once_each_see_their_own_numbers(server, chromium):
+    base, log = server
+    configs = [Config(seed=seed, cell=("rnn", "lstm", "gru")[seed % 3]) for seed in range(8)]
+    log_start = log.stat().st_size  # earlier tests may have logged on purpose
+    start = time.monotonic()
+    contexts = [chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]}) for _ in configs]
+    try:
+        pages = [ui.new_page(ctx) for ctx in contexts]
+        for page, config in zip(pages, configs, strict=True):  # all eight ask before any is served
+            page.goto(ui.url_for(base, seed=config.seed, cell=config.cell.upper()), wait_until="commit")
+        for page in pages:
+            ui.wait_loaded(page)
+        for page, config in zip(pages, configs, strict=True):
+            assert_page_shows(page, config)
+        # All eight flip bidirectional at nearly the same moment, then each checks its own numbers.
+        finished = [ui.tracker(page).finished for page in pages]
+        for page in pages:
+            page.get_by_role("switch", name="Bidirectional", exact=True).locator("xpath=ancestor::label").click()
+        for page, before in zip(pages, finished, strict=True):
+            ui.wait_run_finished(page, before, what="Bidirectional -> True")
+        values = set()
+        for page, config in zip(pages, configs, strict=True):
+            config = config.replace(bidirectional=True)
+            assert_page_shows(page, config)
+            ui.wait_charts(page)  # drawn in the 'output & h_n' tab even while it is not the open one
+            _, h_n_chart = ui.charts(page)
+            assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
+            values.add(h_n_chart["facets"][0]["heat"][0]["value"])
+        assert len(values) == len(configs)  # eight different numbers: nobody saw someone else's
+    finally:
+        for ctx in contexts:
+            ctx.close()
+    assert time.monotonic() - start < 180
+    assert ui.server_log_problems(log, log_start) == []
+
+
+# -----------------------------------------------------------------------------
+# Screenshots (README and workshop check: 1280 x 720 at 150%)
+
+
+@contextlib.contextmanager
+def workshop_view(chromium, url: str, path: Path, viewport=(1280, 720), scale=1.5):
+    """Open url at viewport (CSS px) and device scale factor; check that the sidebar and the first badge are
+    visible and apart, save a PNG of the screen, yield (page, sidebar box, first badge box)."""
+    ctx = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=scale)
+    try:
+        page = ui.open_page(ctx, url)
+        page.evaluate("document.fonts.ready")  # icons and text in their real fonts
+        page.wait_for_timeout(500)
+        assert ui.exceptions(page) == [] and ui.alerts(page, "Error") == [] and ui.alerts(page, "Warning") == []
+        bar = page.locator(ui.SIDEBAR).bounding_box()
+        assert bar and bar["width"] > 150 and bar["x"] >= 0, "sidebar not visible"
+        first = page.locator("[data-testid='stMain'] span.stMarkdownBadge").first.bounding_box()
+        assert first, "no badge on the page"
+        assert first["x"] >= bar["x"] + bar["width"], "badge overlaps the sidebar"
+        ui.screenshot(page, path)
+        yield page, bar, first
+    finally:
+        ctx.close()
+
+
+def test_screenshot_default(chromium, base, shots, tmp_path):
+    with workshop_view(chromium, f"{base}/", shots / "screenshot-default.png") as (page, _, badge):
+        assert badge["y"] + badge["height"] <= 720, "the first badge is below the fold at 1280 x 720"
+        assert page.get_by_role("heading", name=re.compile("What does")).is_visible()
+        assert ui.badges(page) == expected(Config())
+    # A real 150 % browser zoom on a 1280 x 720 screen lays out 853 x 480 CSS px: check that too.
+    with workshop_view(chromium, f"{base}/", tmp_path / "zoom150-default.png", viewport=(853, 480)):
+        pass
+
+
+def test_screenshot_lstm(chromium, base, shots):
+    url = ui.url_for(base, cell="LSTM", layers=2, bidirectional=True)  # shown as Custom (preset=Custom: a bug)
+    with workshop_view(chromium, url, shots / "screenshot-lstm.png") as (page, _, badge):
+        assert badge["y"] + badge["height"] <= 720, "the first badge is below the fold at 1280 x 720"
+        assert ui.badges(page) == expected(Config(cell="lstm", layers=2, bidirectional=True))
+
+
+# -----------------------------------------------------------------------------
+# Latency: widget change -> updated badges
+
+
+def big_sequences() -> list[str]:
+    letters = string.ascii_lowercase + " "
+    return ["".join(letters[(i * 7 + j * (i + 3)) % len(letters)] for j in range(64)) for i in range(16)]
+
+
+BADGE_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] span.stMarkdownBadge')]
+  .map(b => b.textContent).join('|')"""
+
+
+def measure_toggles(page, changes: int) -> tuple[list[float], list[float]]:
+    """Flip bidirectional `changes` times. For each click: the seconds until the run's finish message arrives,
+    and until the new badges are on screen."""
+    runs, shown = [], []
+    switch = page.get_by_role("switch", name="Bidirectional", exact=True)
+    widget = page.locator(ui.SIDEBAR).locator("[data-testid='stCheckbox']").filter(has=switch)
+    for _ in range(changes):
+        before = page.evaluate(BADGE_TEXT)
+        on = not ui.switch_state(page, "Bidirectional")
+        finished = ui.tracker(page).finished
+        start = time.perf_counter()
+        widget.locator("label").click()
+        ui.wait_run_finished(page, finished, what=f"Bidirectional -> {on}")
+        page.wait_for_function(f"(before) => ({BADGE_TEXT})() !== before", arg=before, timeout=ui.RERUN_TIMEOUT_MS)
+        shown.append(time.perf_counter() - start)
+        runs.append(ui.tracker(page).finished_at - start)
+        ids = [rel_id for rel_id, _ in ui.badges(page)]
+        assert ("first-output-is-backward-h_n" in ids) == on
+    return runs, shown
+
+
+def test_latency_widget_change_to_badges(base, context, capsys):
+    sequences = big_sequences()
+    large = {"cell": "LSTM", "layers": 6, "bidirectional": True, "hidden": 256, "embedding": 256}
+    cases = {
+        "default": ({}, "/", Config()),
+        "large": (
+            {**large, "sequences": "\n".join(sequences)},
+            ui.url_for("", **large) + "&sequences=<16 lines of 64 characters>",
+            Config(cell="lstm", layers=6, bidirectional=True, hidden=256, embedding=256, sequences=tuple(sequences)),
+        ),
+    }
+    figures = {}
+    for name, (params, link, config) in cases.items():
+        url = ui.url_for(base, **params)
+        page = ui.new_page(context)
+        start = time.perf_counter()
+        page.goto(url)
+        ui.wait_loaded(page, timeout_ms=180_000)
+        first_load = time.perf_counter() - start
+        assert ui.badges(page) == expected(config)
+        assert ui.shapes(page) == core_shapes(config)
+        runs, samples = measure_toggles(page, changes=5)
+        # Generous bounds: they catch a hang, not a slow machine (a cold large config computes for a while).
+        assert statistics.median(samples) < 30 and max(samples) < 120, samples
+        figures[name] = {
+            "link": link,
+            "first_load_s": round(first_load, 3),
+            "median_s": round(statistics.median(samples), 3),
+            "samples_s": [round(x, 3) for x in samples],
+            "run_finished_median_s": round(statistics.median(runs), 3),
+            "run_finished_s": [round(x, 3) for x in runs],
+            "changes": len(samples),
+            "change": "toggle Bidirectional: from the click until the new badges are on screen (samples_s), "
+            "and until the server's script_finished message arrives (run_finished_s)",
+            # An exception box means the run stopped early: the figures would then be a lower bound.
+            "page_error": bool(ui.exceptions(page)),
+        }
+        page.close()
+    with capsys.disabled():
+        print("\nwidget change -> updated badges (seconds):")
+        for name, fig in figures.items():
+            print(
+                f"  {name:8s} median {fig['median_s']:.3f}  samples {fig['samples_s']}  "
+                f"(run finished: median {fig['run_finished_median_s']:.3f})  first load {fig['first_load_s']}  "
+                f"page error {fig['page_error']}"
+            )
+    target = os.environ.get("RNNVIZ_LATENCY_JSON")
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(json.dumps(figures, indent=2) + "\n")
