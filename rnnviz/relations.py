@@ -5,6 +5,7 @@ Each relation carries the exact PyTorch expression for this config, and its
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -243,8 +244,18 @@ def _allclose_spec(rid: str, prefix: str, tol: float, lstm: bool) -> _Spec:
 # Evaluation
 
 
+@lru_cache(maxsize=4096)
+def _compiled(expression: str):
+    return compile(expression, "<relation>", "eval")
+
+
+def _eval(expression: str, ns: dict):
+    """Evaluate one of our expressions (built above, never user text), compiled once."""
+    return eval(_compiled(expression), ns)
+
+
 def _evaluate(spec: _Spec, ns: dict) -> Relation:
-    holds = bool(eval(spec.expression, ns))  # the expression is ours, built above, never user text
+    holds = bool(_eval(spec.expression, ns))
     expected, why = spec.expected, spec.why
     if holds and not expected and _all_equal_by_zeros(spec, ns):
         expected = True
@@ -264,12 +275,12 @@ def _evaluate(spec: _Spec, ns: dict) -> Relation:
 def _all_equal_by_zeros(spec: _Spec, ns: dict) -> bool:
     """Whether every sequence the rule says should differ has both sides all zero."""
     return bool(spec.per_sequence) and all(
-        by_rule or not (eval(lhs, ns).any() or eval(rhs, ns).any()) for lhs, rhs, by_rule in spec.per_sequence
+        by_rule or not (_eval(lhs, ns).any() or _eval(rhs, ns).any()) for lhs, rhs, by_rule in spec.per_sequence
     )
 
 
 def _max_abs_diff(spec: _Spec, ns: dict) -> float | None:
     if not spec.sides:
         return None
-    deltas = [torch.as_tensor(eval(lhs, ns) - eval(rhs, ns)) for lhs, rhs in spec.sides]
+    deltas = [torch.as_tensor(_eval(lhs, ns) - _eval(rhs, ns)) for lhs, rhs in spec.sides]
     return max(float(d.abs().max()) if d.numel() else 0.0 for d in deltas)
