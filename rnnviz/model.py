@@ -1,5 +1,6 @@
 """The run: seed, build nn.Embedding then the recurrent module, and call it, padded or packed."""
 
+import threading
 import warnings
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -13,6 +14,10 @@ from rnnviz.config import Config, ConfigError
 
 # torch warns on every projected LSTM call that oneDNN falls back to its default kernel: noise for a learner.
 warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+
+# torch's random generator is global: two threads (two dashboard sessions) seeding and building at once
+# would draw each other's numbers. Seeding and building happen under this lock.
+BUILD_LOCK = threading.Lock()
 
 MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -42,9 +47,10 @@ def resolve_device(requested: str) -> str:
 
 def build(config: Config, vocab_size: int) -> tuple[nn.Embedding, nn.RNNBase]:
     """Seed, then build the embedding and the recurrent module in that order (float32, CPU)."""
-    torch.manual_seed(config.seed)
-    embedding = nn.Embedding(vocab_size, config.embedding)
-    return embedding, recurrent_module(config, config.embedding, config.layers, config.batch_first)
+    with BUILD_LOCK:
+        torch.manual_seed(config.seed)
+        embedding = nn.Embedding(vocab_size, config.embedding)
+        return embedding, recurrent_module(config, config.embedding, config.layers, config.batch_first)
 
 
 def recurrent_module(config: Config, input_size: int, layers: int, batch_first: bool) -> nn.RNNBase:
@@ -98,7 +104,7 @@ def layer_by_layer(result: RunResult) -> tuple[torch.Tensor, ...]:
     x = result.embedded.transpose(0, 1) if c.batch_first else result.embedded  # (T, B, E)
     outputs = []
     for layer in range(c.layers):
-        with torch.random.fork_rng(devices=[]):  # its random init is overwritten below: leave the caller's RNG alone
+        with BUILD_LOCK, torch.random.fork_rng(devices=[]):  # its random init is overwritten below: leave the RNG alone
             rnn = recurrent_module(c, x.shape[2], layers=1, batch_first=False).to(x.dtype)
         rnn.load_state_dict(
             {name: result.weights[name.replace("_l0", f"_l{layer}")] for name, _ in rnn.named_parameters()}

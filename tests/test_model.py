@@ -1,5 +1,6 @@
 """The run: rnnviz.run() gives exactly the tensors of plain PyTorch written out here, and the blog's shapes."""
 
+import threading
 import warnings
 
 import pytest
@@ -294,3 +295,19 @@ def test_layer_by_layer_ends_in_the_output(config):
         assert x.shape == (T, B, config.directions * config.state_size)
         assert x.dtype == getattr(torch, config.dtype)
     torch.testing.assert_close(layers[-1], time_major(result.output, config.batch_first), atol=1e-6, rtol=1e-6)
+
+
+def test_concurrent_runs_each_get_their_own_seed():
+    """Dashboard sessions run in threads: torch's global RNG must not mix their seeds."""
+    expected = {seed: run(Config(seed=seed)).h_n for seed in range(8)}
+    wrong = []
+
+    def runs(seed):
+        wrong.extend(seed for _ in range(20) if not torch.equal(run(Config(seed=seed)).h_n, expected[seed]))
+
+    threads = [threading.Thread(target=runs, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
