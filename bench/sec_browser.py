@@ -23,17 +23,8 @@ from urllib.parse import urlencode
 
 from common import ROOT, emit, largest_query, summary
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, IDLE  # one launch recipe for tests and bench
+
 BADGE = "[data-testid='stMain'] span.stMarkdownBadge"
 MEMORY_BUDGET_S = 110  # the memory phase stops opening configs after this (each round is 5 loads)
 BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "420"))  # this section's share of the run, set by run.py
@@ -168,7 +159,7 @@ def main() -> dict:
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         with open(log, "w") as log_file:
             t0 = time.perf_counter()
             server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
