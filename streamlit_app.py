@@ -1,17 +1,31 @@
 """rnnviz dashboard, UI only: sidebar -> Config -> cached core calls -> render."""
 
-import json
 import re
+from functools import partial
 
 import streamlit as st
 import torch
 
 from rnnviz import PRESETS, Config, ConfigError, analyse, charts, tables
-from rnnviz.config import MAX_CELLS, MAX_EMBEDDING, MAX_HIDDEN, MAX_LAYERS, MAX_SEED, parse_sequences
+from rnnviz.cache import TensorCache
+from rnnviz.config import (
+    CACHE_BYTES,
+    CACHE_ENTRIES,
+    MAX_CELLS,
+    MAX_EMBEDDING,
+    MAX_HIDDEN,
+    MAX_LAYERS,
+    MAX_SEED,
+    parse_sequences,
+)
 from rnnviz.model import layer_by_layer
-from rnnviz.report import make_report
+from rnnviz.report import report_json
 from rnnviz.snippet import make_snippet
 from rnnviz.trace import latex_vector, step_exists, trace_step
+
+# Every session's script runs in a thread of its own: torch's intra-op threads would only fight them for the
+# same few cores (largest config on this 2-core machine, busy: 4.7 s with 2 threads, 1.2 s with 1; same numbers).
+torch.set_num_threads(1)
 
 CUSTOM = "Custom"
 CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
@@ -39,14 +53,19 @@ NUMBER_BOUNDS = {
     "embedding": (1, MAX_EMBEDDING),
     "proj": (0, MAX_HIDDEN - 1),
 }
+TABS = ["Relations", "Batch", "output & h_n", "Unrolled by hand", "Code & downloads"]
 OPTIONS = {
     "preset": [CUSTOM, *PRESETS],
     "cell": list(CELL_LABELS.values()),
     "nonlinearity": ["tanh", "relu"],
     "device": DEVICES,
     "dtype": ["float32", "float64"],
+    "tab": TABS,
 }
 TOGGLES = ("bidirectional", "batch_first", "packed")
+MIME_TYPES = {"py": "text/x-python", "json": "application/json", "csv": "text/csv"}
+VERDICT_ICONS = {"holds": ":material/check:", "lesson": ":material/school:", "contradiction": ":material/error:"}
+PICK_KEYS = ("tensor_sequence", "hand_t", "hand_layer", "hand_direction", "hand_sequence")  # widgets inside tabs
 
 PRESET_NOTES = {
     "single-uni": "**One layer, one direction.** The layer reads each sequence left to right. `output` keeps "
@@ -71,33 +90,23 @@ CUSTOM_NOTE = (
 
 
 # -----------------------------------------------------------------------------
-# Cached core calls: keyed by the (frozen, hashable) Config, never mutated
+# Cached core calls: keyed by the (frozen, hashable) Config, shared by every session, never mutated
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def server_cache() -> TensorCache:
+    """The analyses and layer outputs of recent configs: one cache per server, bounded in entries and bytes."""
+    return TensorCache(max_entries=CACHE_ENTRIES, max_bytes=CACHE_BYTES)
+
+
 def cached_analysis(config: Config):
-    """The run, its hand recomputation and its relations: shared by every session, never mutated."""
-    return analyse(config)
+    """The run, its hand recomputation and its relations."""
+    return server_cache().get(("analysis", config), lambda: analyse(config))
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
 def cached_layers(config: Config):
     """Torch's own output of every layer, for the unrolled step."""
-    return layer_by_layer(cached_analysis(config).result)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_exports(config: Config) -> dict:
-    """The downloads: the snippet, the JSON report (tensors included) and a CSV per tensor."""
-    result, _, relations = cached_analysis(config)
-    frames = {"output": tables.output_frame(result), "h_n": tables.state_frame(result.h_n, config, view=True)}
-    if result.c_n is not None:
-        frames["c_n"] = tables.state_frame(result.c_n, config, view=True)
-    return {
-        "snippet": make_snippet(result, relations),
-        "json": json.dumps(make_report(result, relations, tensors=True)),
-        "csv": {name: frame.to_csv(index=False) for name, frame in frames.items()},
-    }
+    return server_cache().get(("layers", config), lambda: layer_by_layer(cached_analysis(config).result))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -254,31 +263,39 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])", r"\\\1", one_line)
 
 
-def summary_ui(relations):
-    """How many relations hold, how many are lessons, and any contradiction, loudly."""
-    counts = {v: sum(r.verdict == v for r in relations) for v in ("holds", "lesson", "contradiction")}
-    a, b, c = st.columns(3)
-    a.metric("hold, as expected", counts["holds"])
-    b.metric("lessons (do not hold, as expected)", counts["lesson"])
-    c.metric("contradictions", counts["contradiction"])
-    if counts["contradiction"]:
-        bad = ", ".join(r.id for r in relations if r.verdict == "contradiction")
-        st.error(f"Contradiction: {bad} did not do what PyTorch documents. This is a bug worth reporting.")
+def summary_ui(result, relations):
+    """The shapes; how many relations hold and how many are lessons; any contradiction, loudly."""
+    c = result.config
+    shapes = f"`output` {list(result.output.shape)} · `h_n` {list(result.h_n.shape)}"
+    if result.c_n is not None:
+        shapes += f" · `c_n` {list(result.c_n.shape)}"
+    holds, lessons, bad = ([r.id for r in relations if r.verdict == v] for v in ("holds", "lesson", "contradiction"))
+    st.markdown(
+        f"{shapes} · L = {c.layers}, D = {c.directions}, B = {len(c.sequences)}, H = {c.state_size}\n\n"
+        f"**:green[hold, as expected: {len(holds)}] · :gray[lessons (do not hold, as expected): {len(lessons)}] · "
+        f":{'red' if bad else 'gray'}[contradictions: {len(bad)}]**"
+    )
+    if bad:
+        st.error(f"Contradiction: {', '.join(bad)} did not do what PyTorch documents. This is a bug worth reporting.")
+
+
+def relation_markdown(rel) -> str:
+    """One relation as one Markdown block: badge, verdict, statement, the expression evaluated, the lesson."""
+    diff = "" if rel.max_abs_diff is None else f" · max abs diff {rel.max_abs_diff:.3g}"
+    badge = f":{rel.colour}-badge[{VERDICT_ICONS[rel.verdict]} {rel.id}]"
+    lines = [
+        f"{badge} :small[:gray[{rel.verdict} · {rel.comparison}{diff}]]",
+        plain(rel.statement),
+        f"```python\n{rel.expression}\n```",
+        f":small[:gray[{plain(rel.why)}]]",
+    ]
+    return "\n\n".join(lines)
 
 
 def relations_ui(relations):
-    """One row per relation: badge, verdict, statement, the expression that was evaluated, the lesson."""
+    """One block per relation (a single element each: the page has many and reruns often)."""
     for rel in relations:
-        icon = {"holds": ":material/check:", "lesson": ":material/school:", "contradiction": ":material/error:"}
-        left, right = st.columns([1, 3], vertical_alignment="top")
-        with left:
-            st.badge(f"{rel.id}", icon=icon[rel.verdict], color=rel.colour)
-            diff = "" if rel.max_abs_diff is None else f" · max abs diff {rel.max_abs_diff:.3g}"
-            st.caption(f"{rel.verdict} · {rel.comparison}{diff}")
-        with right:
-            st.markdown(plain(rel.statement))
-            st.code(rel.expression, language="python", wrap_lines=True)
-            st.caption(plain(rel.why))
+        st.markdown(relation_markdown(rel))
 
 
 def batch_ui(result):
@@ -315,11 +332,6 @@ def tensors_ui(config, result):
     """output, h_n and c_n as heatmaps and labelled tables."""
     c = config
     H = c.state_size
-    st.markdown(
-        f"`output` {list(result.output.shape)} · `h_n` {list(result.h_n.shape)}"
-        + (f" · `c_n` {list(result.c_n.shape)}" if result.c_n is not None else "")
-        + f" · L = {c.layers}, D = {c.directions}, B = {len(c.sequences)}, H = {H}"
-    )
     seqs = shown_sequences(result, "tensor_sequence")
     max_units = max(1, min(H, MAX_CELLS // (result.batch.max_length * c.directions * len(seqs))))
     if max_units < H:
@@ -393,22 +405,32 @@ def by_hand_ui(config):
 
 
 def code_ui(config):
-    """The exported snippet, and the downloads."""
-    exports = cached_exports(config)
+    """The exported snippet, and the downloads (built when clicked)."""
+    result, _, relations = cached_analysis(config)
+    code = make_snippet(result, relations)
     st.caption(
         "Standalone: needs torch only. It rebuilds this batch and model, prints the shapes and asserts "
         "every relation (lessons as `not`); same device and dtype give the same numbers, bit for bit."
     )
-    cols = st.columns(5)
-    cols[0].download_button("snippet .py", exports["snippet"], "rnnviz_snippet.py", "text/x-python")
-    cols[1].download_button("report .json", exports["json"], "rnnviz_report.json", "application/json")
-    for col, (name, csv) in zip(cols[2:], exports["csv"].items(), strict=False):
-        col.download_button(f"{name} .csv", csv, f"{name}.csv", "text/csv")
-    st.code(exports["snippet"], language="python", line_numbers=True)
+    report = partial(report_json, result, relations, tensors=True)
+    downloads = [("snippet .py", code, "rnnviz_snippet.py"), ("report .json", report, "rnnviz_report.json")]
+    for name, frame in tables.tensor_frames(result).items():
+        downloads.append((f"{name} .csv", partial(frame.to_csv, index=False), f"{name}.csv"))
+    for col, (label, data, file_name) in zip(st.columns(len(downloads)), downloads, strict=True):
+        mime = MIME_TYPES[file_name.rsplit(".", 1)[1]]
+        col.download_button(label, data, file_name, mime, on_click="ignore")  # a download changes nothing here
+    st.code(code, language="python", line_numbers=True)
 
 
 # -----------------------------------------------------------------------------
 # Main
+
+
+def keep_picks():
+    """Keep the picks made in tabs that are closed this run: Streamlit drops the state of widgets it does not draw."""
+    for key in PICK_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def main():
@@ -440,20 +462,19 @@ def main():
         st.caption("Showing the last valid configuration until the input is fixed.")
     st.session_state.last_good = config
     result, _, relations = cached_analysis(config)
-    summary_ui(relations)
-    tab_rel, tab_batch, tab_tensors, tab_hand, tab_code = st.tabs(
-        ["Relations", "Batch", "output & h_n", "Unrolled by hand", "Code & downloads"]
+    summary_ui(result, relations)
+    sections = (  # in TABS' order
+        lambda: relations_ui(relations),
+        lambda: batch_ui(result),
+        lambda: tensors_ui(config, result),
+        lambda: by_hand_ui(config),
+        lambda: code_ui(config),
     )
-    with tab_rel:
-        relations_ui(relations)
-    with tab_batch:
-        batch_ui(result)
-    with tab_tensors:
-        tensors_ui(config, result)
-    with tab_hand:
-        by_hand_ui(config)
-    with tab_code:
-        code_ui(config)
+    keep_picks()
+    for tab, section in zip(st.tabs(TABS, key="tab", bind="query-params"), sections, strict=True):
+        if tab.open:  # lazy: only the open tab's section runs (switching tabs reruns the script)
+            with tab:
+                section()
 
 
 main()

@@ -118,6 +118,12 @@ def print_machine(m: dict, threads: int | None):
     print(f"  load average at start: {m['loadavg']} (shared machine: medians and ratios, interleaved where paired)")
 
 
+def within_bounds(cache: dict) -> bool:
+    """Entries within max_entries, and bytes within max_bytes where the cache has one."""
+    bytes_ok = cache["max_bytes"] is None or cache["bytes"] <= cache["max_bytes"]
+    return cache["entries"] <= cache["max_entries"] and bytes_ok
+
+
 def ratio_lines(r: dict) -> list[str]:
     lines = []
     rr = r.get("rerun", {})
@@ -158,8 +164,8 @@ def ratio_lines(r: dict) -> list[str]:
     if lg.get("analysis_bytes"):
         per = lg["analysis_bytes"] + (lg.get("layers_bytes") or 0)
         lines.append(
-            f"cache_resource worst case = 32 entries x {per / 1e6:.0f} MB (largest config) = {32 * per / 1e6:,.0f} MB"
-            " of tensors: bounded in entries, not in bytes"
+            f"server cache worst case = {mb(lg['cache_max_bytes'])} of tensors (bounded in bytes as well as entries;"
+            f" the largest config holds {mb(per)})"
         )
     b = r.get("browser", {})
     mem = b.get("memory")
@@ -176,10 +182,10 @@ def ratio_lines(r: dict) -> list[str]:
             f"(target < 600 MB) {verdict(peak < 600)}"
         )
     if "cache_sizes" in rr:
-        bounded = all(c["entries"] <= c["max_entries"] for c in rr["cache_sizes"].values())
+        bounded = all(within_bounds(c) for c in rr["cache_sizes"].values())
         lines.append(
             f"caches bounded after {rr['distinct_configs']} distinct configs: "
-            f"{'yes' if bounded else 'NO'} (entries <= max_entries for every cached function)"
+            f"{'yes' if bounded else 'NO'} (entries <= max_entries, and bytes <= max_bytes where set, for every cache)"
         )
     return lines
 
@@ -191,8 +197,9 @@ def print_rerun(r: dict):
         return
     print(
         "  rnnviz: the Seed control flips 0 <-> 1; both configs were computed and cached during warm-up, so"
-        "\n  each rerun is the dashboard's own per-run cost (cache look-ups, cache_data unpickling, building and"
-        "\n  sending every element). naive: a dummy toggle flips; the script recomputes the blog's model each run."
+        "\n  each rerun is the dashboard's own per-run cost (the sidebar, the summary and the open tab, Relations:"
+        "\n  cache look-ups, building and sending their elements; the closed tabs do not run)."
+        "\n  naive: a dummy toggle flips; the script recomputes the blog's model each run."
     )
     print(
         "  Script bytecode is cached across runs, as `streamlit run` does; AppTest alone re-reads, rewrites"
@@ -207,11 +214,10 @@ def print_rerun(r: dict):
     print(f"  naive, interleaved with those:    {fmt_summary(r['naive_during_uncached'])}")
     print(f"  rnnviz first run (cache empty, imports done): {r['app_first_run_cold_cache']:.2f} s")
     print(f"  pages ok (no exception, badges shown): {r['ok']} ({r['badges_app']} badges); problems: {r['problems']}")
-    print(f"  caches after {r['distinct_configs']} distinct configs (entries / max_entries, cache_data bytes):")
+    print(f"  caches after {r['distinct_configs']} distinct configs (entries / max_entries, bytes / max_bytes):")
     for name, c in r["cache_sizes"].items():
-        extra = f", {mb(c['bytes'])}" if c["bytes"] is not None else ""
-        short = name.split(".")[-1]
-        print(f"    {short:16s} st.cache_{c['kind']:8s} {c['entries']:3d} / {c['max_entries']:.0f}{extra}")
+        limit = f" / {mb(c['max_bytes'])}" if c["max_bytes"] else ""
+        print(f"    {name:16s} {c['kind']:14s} {c['entries']:3d} / {c['max_entries']:.0f}, {mb(c['bytes'])}{limit}")
 
 
 def print_payload(p: dict, max_cells: int):
@@ -250,13 +256,11 @@ def print_largest(r: dict):
         print_payload(x["payload"], r["max_cells"])
         for name, c in x["caches"].items():
             if c["bytes"]:
-                per_entry = mb(c["bytes"] / max(c["entries"], 1))
-                print(f"    cache entry {name.split('.')[-1]}: {per_entry} per entry (pickled)")
+                print(f"    cache {name}: {c['entries']} entries, {mb(c['bytes'])}")
     if r.get("analysis_bytes"):
-        per = r["analysis_bytes"] + (r.get("layers_bytes") or 0)
         print(
-            f"  cache_resource per largest config: analysis {mb(r['analysis_bytes'])} + layers "
-            f"{mb(r.get('layers_bytes'))} of tensors; x max_entries 32 = {mb(32 * per)} worst case"
+            f"  server cache per largest config: analysis {mb(r['analysis_bytes'])} + layers "
+            f"{mb(r.get('layers_bytes'))} of tensors, within its bound of {mb(r['cache_max_bytes'])}"
         )
 
 

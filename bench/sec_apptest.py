@@ -15,6 +15,8 @@ from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
+from tests.apptest import open_tab
+
 TIMEOUT = 600
 
 # AppTest builds a new ScriptCache for every run, so each run re-reads the script, rewrites its AST for
@@ -191,85 +193,45 @@ def payload(at: AppTest) -> dict:
 
 
 def cache_entry_sizes() -> dict:
-    """Per cached function: entries, and bytes of cache_data entries (pickled size) as Streamlit reports them."""
+    """Per cache: entries and its bound; bytes (cache_data: pickled, as Streamlit reports them; the server's
+    TensorCache: tensors held) and the byte bound where there is one."""
     from streamlit.runtime.caching.cache_data_api import _data_caches
-    from streamlit.runtime.caching.cache_resource_api import _resource_caches
 
     out = {}
     for caches in list(_data_caches._function_caches.values()):
         for cache in caches.values():
             stats = [stat for family in cache.get_stats().values() for stat in family]
-            out[cache.display_name] = {
-                "kind": "data",
+            out[cache.display_name.split(".")[-1]] = {
+                "kind": "st.cache_data",
                 "entries": len(stats),
                 "max_entries": getattr(cache.storage, "max_entries", None),
                 "bytes": sum(s.byte_length for s in stats),
+                "max_bytes": None,
             }
-    for caches in list(_resource_caches._function_caches.values()):
-        for cache in caches.values():
-            out[cache.display_name] = {
-                "kind": "resource",
-                "entries": len(cache._mem_cache),
-                "max_entries": cache.max_entries,
-                "bytes": None,
-            }
+    tensors = server_cache()
+    if tensors is not None:
+        out["server_cache"] = {
+            "kind": "TensorCache",
+            "entries": len(tensors),
+            "max_entries": tensors.max_entries,
+            "bytes": tensors.bytes,
+            "max_bytes": tensors.max_bytes,
+        }
     return out
 
 
-def cached_values(name: str) -> list:
-    """The values a cache_resource function of the app holds now."""
+def server_cache():
+    """The app's one TensorCache (made by its st.cache_resource function server_cache), or None before the app ran."""
     from streamlit.runtime.caching.cache_resource_api import _resource_caches
 
-    return [
-        entry.value
-        for caches in list(_resource_caches._function_caches.values())
-        for cache in caches.values()
-        if cache.display_name.endswith(name)
-        for entry in list(cache._mem_cache.values())
-    ]
+    from rnnviz.cache import TensorCache
 
-
-def tensor_bytes(obj) -> int:
-    """Bytes of every distinct tensor storage reachable from obj (tuples, lists, dicts, dataclasses)."""
-    import torch
-
-    seen, total = set(), 0
-
-    def add(x):
-        nonlocal total
-        if isinstance(x, torch.Tensor):
-            key = (x.untyped_storage().data_ptr(), x.untyped_storage().nbytes())
-            if key not in seen:
-                seen.add(key)
-                total += key[1]
-        elif isinstance(x, (tuple, list)):
-            for y in x:
-                add(y)
-        elif isinstance(x, dict) or hasattr(x, "items"):
-            for y in x.values():
-                add(y)
-        elif hasattr(x, "__dataclass_fields__"):
-            for name in x.__dataclass_fields__:
-                add(getattr(x, name))
-
-    add(obj)
-    return total
-
-
-def open_tab(at: AppTest, words: str) -> str | None:
-    """If the page's tabs are stateful (st.tabs with a key: lazy tabs), select the one whose label holds words.
-
-    The key is found as the session_state entry whose value is the open tab's label. Returns that key, or
-    None when the tabs are stateless (then every tab's content is on the page anyway).
-    """
-    labels = [t.label for t in at.tabs]
-    target = next((label for label in labels if words in label), None)
-    key = next((k for k, v in at.session_state.items() if isinstance(v, str) and v in labels), None)
-    if target is None or key is None:
-        return None
-    at.session_state[key] = target
-    at.run()
-    return key
+    for caches in list(_resource_caches._function_caches.values()):
+        for cache in caches.values():
+            for entry in list(cache._mem_cache.values()):
+                if isinstance(entry.value, TensorCache):
+                    return entry.value
+    return None
 
 
 def measure_largest(label: str, warm_n: int, keep_analysis: bool = False) -> dict:
@@ -281,9 +243,8 @@ def measure_largest(label: str, warm_n: int, keep_analysis: bool = False) -> dic
     UNCAUGHT.seen.clear()
     cold, _ = timed(at.run)
     out = {"label": label, "cold_first_run": cold, "problems": problems(at), "badges": badge_count(at)}
-    tab_key = open_tab(at, "h_n")  # lazy tabs: the heatmaps and tables only run in their own tab
-    if tab_key:
-        out["tab_opened"] = f"session_state[{tab_key!r}] = the 'output & h_n' tab (lazy tabs)"
+    open_tab(at, "output & h_n")  # lazy tabs: the heatmaps and tables only run in their own tab
+    out["tab_opened"] = "the 'output & h_n' tab (only the open tab's section runs)"
     # Warm rerun: flip the main area's "Sequence shown" selectbox between two sequences whose charts are
     # both cached, so the rerun recomputes nothing: what a user pays for any widget change once seen.
     try:
@@ -329,9 +290,10 @@ def section_largest() -> dict:
         out["what_if_max_rows_lifted"] = measure_largest(
             "altair max_rows lifted in the bench process", warm_n=5, keep_analysis=True
         )
-    analyses = cached_values("cached_analysis")
-    out["analysis_bytes"] = max((tensor_bytes(a) for a in analyses), default=None)
-    out["layers_bytes"] = max((tensor_bytes(x) for x in cached_values("cached_layers")), default=None)
+    sizes = server_cache().sizes()  # (kind, config) -> bytes
+    out["analysis_bytes"] = max((n for (kind, _), n in sizes.items() if kind == "analysis"), default=None)
+    out["layers_bytes"] = max((n for (kind, _), n in sizes.items() if kind == "layers"), default=None)
+    out["cache_max_bytes"] = server_cache().max_bytes
     return out
 
 

@@ -23,28 +23,12 @@ from urllib.parse import urlencode
 
 from common import ROOT, emit, largest_query, summary
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, IDLE  # one launch recipe for tests and bench
+import tests.browser as ui  # one recipe for tests and bench: launching Chromium, following runs, setting inputs
 
 BADGE = "[data-testid='stMain'] span.stMarkdownBadge"
 MEMORY_BUDGET_S = 110  # the memory phase stops opening configs after this (each round is 5 loads)
 BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "420"))  # this section's share of the run, set by run.py
 LARGEST_RESERVE_S = 100  # what the largest config's page and its latency need, at least, under load
-
-# Counts script runs that end (stApp's state attribute leaving "running"): a rerun can go
-# running -> notRunning faster than any poll, never without a mutation.
-WATCH_RUNS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  if (window.__benchObserver) window.__benchObserver.disconnect();
-  window.__benchRunsEnded = 0;
-  window.__benchObserver = new MutationObserver(records => {
-    for (const r of records) if (r.oldValue === 'running') window.__benchRunsEnded += 1;
-  });
-  window.__benchObserver.observe(app, {attributes: true, attributeOldValue: true,
-                                       attributeFilter: ['data-test-script-state']});
-}"""
-RUN_ENDED_WITH_BADGES = """(selector) => window.__benchRunsEnded > 0 &&
-  document.querySelector("[data-testid='stApp']").getAttribute('data-test-script-state') === 'notRunning' &&
-  document.querySelectorAll(selector).length > 0"""
 
 
 def free_port() -> int:
@@ -70,24 +54,25 @@ def url(base: str, params: dict) -> str:
 def wait_page(page, timeout_ms: int):
     """The first run is over: a badge is visible, then the script is idle."""
     page.wait_for_selector(BADGE, state="visible", timeout=timeout_ms)
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    page.wait_for_selector(ui.IDLE, timeout=timeout_ms)
 
 
-def set_layers(page, value: int, timeout_ms: int) -> float:
-    """Type value into the sidebar's Layers input, Enter; seconds until the rerun ended with badges shown."""
-    field = page.locator("[data-testid='stSidebar']").get_by_label("Layers", exact=True)
-    page.evaluate(WATCH_RUNS)
+def set_layers(page, value: int) -> float:
+    """Type value into the sidebar's Layers input, Enter; seconds until the rerun ended and its badges are drawn.
+
+    The page comes from tests.browser.new_page, which follows the script's runs on the websocket; its set_number
+    presses Enter once more (with a warning) if no run started within 15 s, as a person would.
+    """
     start = time.perf_counter()
-    field.fill(str(value))
-    field.press("Enter")
-    page.wait_for_function(RUN_ENDED_WITH_BADGES, arg=BADGE, timeout=timeout_ms, polling="raf")
+    ui.set_number(page, "Layers", value)
+    page.wait_for_selector(BADGE, state="visible")
     return time.perf_counter() - start
 
 
-def latency(page, values: tuple[int, int], n: int, timeout_ms: int) -> dict:
+def latency(page, values: tuple[int, int], n: int) -> dict:
     """Alternate Layers between two values: one warm-up round trip (computes and caches both), then n changes."""
-    warm = [set_layers(page, values[1], timeout_ms), set_layers(page, values[0], timeout_ms)]
-    samples = [set_layers(page, values[(i + 1) % 2], timeout_ms) for i in range(n)]
+    warm = [set_layers(page, values[1]), set_layers(page, values[0])]
+    samples = [set_layers(page, values[(i + 1) % 2]) for i in range(n)]
     return {"changes": f"Layers {values[0]} <-> {values[1]}", "warm_up": warm, **summary(samples)}
 
 
@@ -159,7 +144,7 @@ def main() -> dict:
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(ui.CHROMIUM), args=ui.CHROMIUM_ARGS)
         with open(log, "w") as log_file:
             t0 = time.perf_counter()
             server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
@@ -196,7 +181,7 @@ def drive(out: dict, browser, server, base, t0, measure_latency: bool):
     out["health_s"] = time.perf_counter() - t0
     out["rss_idle_kib"] = vm_kib(server.pid, "VmRSS")
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
+    page = ui.new_page(ctx)  # its script runs are followed (the latency phases)
     t_goto = time.perf_counter()
     page.goto(base + "/", timeout=clock.ms(120))
     wait_page(page, clock.ms(120))
@@ -212,7 +197,7 @@ def drive(out: dict, browser, server, base, t0, measure_latency: bool):
     ctx2.close()
     save(out)
     if measure_latency:
-        out["latency_default"] = latency(page, (1, 2), n=10, timeout_ms=clock.ms(60))
+        out["latency_default"] = latency(page, (1, 2), n=10)
         save(out)
     ctx.close()
 
@@ -249,14 +234,14 @@ def drive(out: dict, browser, server, base, t0, measure_latency: bool):
         out["latency_largest_skipped"] = f"less than {LARGEST_RESERVE_S} s of this section's budget left"
     elif measure_latency:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = ctx.new_page()
+        page = ui.new_page(ctx)
         t = time.perf_counter()
         page.goto(url(base, largest_query()), timeout=clock.ms(300))
         wait_page(page, clock.ms(300))
         out["largest_first_page_s"] = time.perf_counter() - t
         out["largest_page_exceptions"] = page.locator("[data-testid='stException']").count()
         save(out)
-        out["latency_largest"] = latency(page, (6, 5), n=5, timeout_ms=clock.ms(300))
+        out["latency_largest"] = latency(page, (6, 5), n=5)
         save(out)
         ctx.close()
 

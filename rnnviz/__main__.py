@@ -4,12 +4,11 @@ Exit 0: every relation did what it was expected to do; 1: one did not; 2: invali
 """
 
 import argparse
-import json
 import sys
 
 from rnnviz import PRESETS, Config, ConfigError, analyse
 from rnnviz.config import CELLS, DEVICES, DTYPES, NONLINEARITIES
-from rnnviz.report import make_report
+from rnnviz.report import make_report, report_json
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,7 +82,7 @@ def main(argv=None) -> int:
         print(f"rnnviz: error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(make_report(analysis.result, analysis.relations, tensors=args.tensors)))
+        print(report_json(analysis.result, analysis.relations, tensors=args.tensors))
     else:
         print(human_report(analysis))
     return 1 if any(rel.verdict == "contradiction" for rel in analysis.relations) else 0

@@ -23,6 +23,8 @@ MAX_HIDDEN = 256
 MAX_EMBEDDING = 256
 MAX_SEED = 2**32 - 1
 MAX_CELLS = 20_000  # numbers sent to the browser per heatmap; tables and downloads stay whole
+CACHE_ENTRIES = 32  # analyses (and layer outputs) a dashboard server keeps...
+CACHE_BYTES = 192 * 2**20  # ...while their tensors fit here: the largest config, in float64, holds ~155 MB
 
 
 class ConfigError(ValueError):

@@ -1,5 +1,7 @@
 """The JSON report shared by `python -m rnnviz --json` and the dashboard's download."""
 
+import json
+
 
 def shape(tensor) -> list[int] | None:
     """A tensor's shape as a list, or None for a missing tensor."""
@@ -28,3 +30,8 @@ def make_report(result, relations, tensors: bool = False) -> dict:
             for name, t in (("output", result.output), ("h_n", result.h_n), ("c_n", result.c_n))
         }
     return report
+
+
+def report_json(result, relations, tensors: bool = False) -> str:
+    """The report as one line of JSON text: what the CLI prints and the dashboard's download holds."""
+    return json.dumps(make_report(result, relations, tensors))

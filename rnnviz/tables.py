@@ -68,6 +68,14 @@ def state_frame(tensor, config, view: bool = False) -> pd.DataFrame:
     return pd.concat([pd.DataFrame(labels), values], axis=1)
 
 
+def tensor_frames(result) -> dict[str, pd.DataFrame]:
+    """output, and h_n and c_n as the view [L, D, B, H]: every number, as the CSV downloads hold them."""
+    frames = {"output": output_frame(result), "h_n": state_frame(result.h_n, result.config, view=True)}
+    if result.c_n is not None:
+        frames["c_n"] = state_frame(result.c_n, result.config, view=True)
+    return frames
+
+
 def trace_frame(trace) -> pd.DataFrame:
     """One row per term of an unrolled step (x_t, h_prev, gates, states), one column per unit."""
     width = max(len(v) for _, v in trace.terms)

@@ -1,13 +1,14 @@
-"""Shared AppTest helpers: a fresh dashboard with cleared caches, and the badges it shows."""
+"""Shared AppTest helpers: a fresh dashboard with cleared caches, the badges it shows, its tabs."""
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-BADGE = re.compile(r"^:(\w+)-badge\[(?::material/\w+: )?(.+)\]$")
+BADGE = re.compile(r":(\w+)-badge\[(?::material/\w+: )?([^\]]+)\]")  # as st.badge writes it, in any Markdown
 
 
 def fresh_app(**query_params) -> AppTest:
@@ -21,6 +22,28 @@ def fresh_app(**query_params) -> AppTest:
 
 
 def badges(at: AppTest) -> dict[str, str]:
-    """Relation id -> badge colour, as the page shows them."""
-    found = (BADGE.match(m.value) for m in at.markdown)
-    return {m.group(2): m.group(1) for m in found if m}
+    """Relation id -> badge colour, as the page shows them (the Relations tab, open by default)."""
+    return {m.group(2): m.group(1) for md in at.markdown for m in BADGE.finditer(md.value)}
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch to a tab as a click does: its state and the address bar's `tab` change (only its section runs)."""
+    at.session_state["tab"] = label
+    at.query_params["tab"] = label  # else AppTest would send a link's first tab again on every run
+    return at.run()
+
+
+def each_tab(at: AppTest):
+    """Open every tab in turn and yield its label; the first tab (Relations) is open again at the end."""
+    labels = [tab.label for tab in at.tabs]
+    for label in labels[1:] + labels[:1]:
+        open_tab(at, label)
+        yield label
+
+
+@contextmanager
+def tab_open(at: AppTest, label: str):
+    """Inside: the page with that tab open. After: the Relations tab open again."""
+    open_tab(at, label)
+    yield at
+    open_tab(at, "Relations")

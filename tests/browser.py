@@ -329,9 +329,12 @@ def sequences_value(page) -> str:
     return sidebar(page).get_by_label(SEQUENCES_LABEL, exact=True).input_value()
 
 
-def open_tab(page, name: str):
-    page.get_by_role("tab", name=name, exact=True).click()
-    page.wait_for_timeout(200)  # the tab panel swaps in; nothing reruns
+def open_tab(page, name: str) -> float:
+    """Click the tab named name; a tab's section runs only while it is open, so the click reruns the script."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.get_attribute("aria-selected") == "true":
+        return 0.0
+    return rerun_after(page, tab.click, what=f"tab {name!r}")
 
 
 # -----------------------------------------------------------------------------
@@ -390,7 +393,7 @@ SHAPES = re.compile(r"output \[([\d, ]+)\] · h_n \[([\d, ]+)\](?: · c_n \[([\d
 
 
 def shapes(page) -> dict:
-    """The shapes line of the 'output & h_n' tab: {'output': [...], 'h_n': [...], 'c_n': [...] or None}."""
+    """The shapes in the summary above the tabs: {'output': [...], 'h_n': [...], 'c_n': [...] or None}."""
     text = page.locator("[data-testid='stMain'] [data-testid='stMarkdownContainer']").filter(has_text=SHAPES).first
     match = SHAPES.search(text.inner_text() if text.is_visible() else text.text_content())
     assert match, "no shapes line on the page"
@@ -415,14 +418,15 @@ def subheaders(page) -> list[str]:
     return [t.strip() for t in page.locator("[data-testid='stMain'] h3").all_text_contents()]
 
 
-def metrics(page) -> dict[str, int]:
-    """The summary metrics: label -> number."""
-    page.wait_for_selector("[data-testid='stMetricValue']")
-    out = {}
-    for metric in page.locator("[data-testid='stMetric']").all():
-        label = metric.locator("[data-testid='stMetricLabel']").inner_text().strip()
-        out[label] = int(metric.locator("[data-testid='stMetricValue']").inner_text().strip())
-    return out
+COUNTS = re.compile(r"hold, as expected: (\d+) · lessons \(do not hold, as expected\): (\d+) · contradictions: (\d+)")
+
+
+def relation_counts(page) -> dict[str, int]:
+    """The summary's counts of relations: {'holds': n, 'lesson': n, 'contradiction': n}."""
+    text = page.locator("[data-testid='stMain'] [data-testid='stMarkdownContainer']").filter(has_text=COUNTS).first
+    match = COUNTS.search(text.inner_text())
+    assert match, "no relation counts on the page"
+    return dict(zip(("holds", "lesson", "contradiction"), map(int, match.groups()), strict=True))
 
 
 # Vega (SVG renderer) gives every rect mark an aria-label "field: value; field: value; ...". Each facet

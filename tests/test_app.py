@@ -1,5 +1,6 @@
 """AppTest of the dashboard: every number and badge the page shows is checked against the core (rnnviz)."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -7,7 +8,7 @@ import sys
 
 import pyarrow as pa
 import pytest
-from apptest import badges, fresh_app
+from apptest import badges, fresh_app, open_tab
 
 import rnnviz
 from rnnviz import PRESETS, Config, ConfigError, analyse
@@ -55,7 +56,7 @@ def unescape(text: str) -> str:
 
 
 def shapes_line(at) -> str:
-    """The markdown line that lists output's and h_n's shapes."""
+    """The summary above the tabs: output's and h_n's shapes (and the relation counts)."""
     lines = [m.value for m in at.markdown if m.value.startswith("`output` [")]
     assert len(lines) == 1, lines
     return lines[0]
@@ -118,6 +119,9 @@ def test_default_page_renders_the_blog_view():
     at = fresh_app().run()
     assert_clean(at)
     assert_shapes(at, [8, 3, 5], [1, 3, 5])
+    assert "hold, as expected: 5] · :gray[lessons (do not hold, as expected): 1] · :gray[contradictions: 0]" in (
+        shapes_line(at)
+    )
     assert at.session_state["preset"] == "single-uni"
     shown = badges(at)
     assert shown == core_badges(Config()) == relation_badges(Config())
@@ -131,6 +135,22 @@ def test_default_page_renders_the_blog_view():
         "reference-recompute": "green",
     }
     assert not at.warning
+
+
+def test_a_contradiction_is_red_counted_and_named(monkeypatch):
+    original = rnnviz.analyse
+
+    def with_a_bug(config):
+        result, reference, relations = original(config)
+        flipped = dataclasses.replace(relations[0], holds=not relations[0].holds)  # as if torch broke output-shape
+        return rnnviz.Analysis(result, reference, [flipped, *relations[1:]])
+
+    monkeypatch.setattr(rnnviz, "analyse", with_a_bug)
+    at = fresh_app().run()
+    assert not at.exception
+    assert badges(at)["output-shape"] == "red"
+    assert ":red[contradictions: 1]" in shapes_line(at)
+    assert len(at.error) == 1 and "Contradiction: output-shape did not do what PyTorch documents" in at.error[0].value
 
 
 # -----------------------------------------------------------------------------
@@ -200,9 +220,9 @@ def test_every_control_rerenders_with_the_cores_badges():
         assert badges(at) == core_badges(config), (key, value)
         result, _, relations = analyse(config)
         assert_shapes(at, list(result.output.shape), list(result.h_n.shape))
-        assert snippet(at) == make_snippet(result, relations).rstrip("\n"), (
-            key
-        )  # seed, dtype, sizes: every field counts
+        open_tab(at, "Code & downloads")
+        assert snippet(at) == make_snippet(result, relations).rstrip("\n"), key  # every field counts
+        open_tab(at, "Relations")
     # The final view: LSTM, projected, so c_n keeps hidden units while h_n has proj units.
     assert "`c_n` [6, 4, 7]" in shapes_line(at)
     assert_shapes(at, [4, 9, 6], [6, 4, 3])
@@ -269,6 +289,7 @@ def test_url_preset_with_a_changed_control_shows_custom():
         {"cell": "FOO"},
         {"hidden": "abc"},
         {"packed": "maybe"},
+        {"tab": "Secrets"},
     ],
     ids=lambda p: ",".join(p),
 )
@@ -316,6 +337,42 @@ def test_url_value_taken_in_another_spelling_is_not_reported_as_ignored(params, 
     assert_clean(at)
     assert {key: at.session_state[key] for key in expected} == expected  # the value was taken...
     assert not at.warning, [w.value for w in at.warning]  # ...so no warning may say it was ignored
+
+
+# -----------------------------------------------------------------------------
+# Tabs: only the open one runs, a link opens one, picks made in a tab survive leaving it
+
+TAB_CONTENT = {  # what only that tab's section puts on the page
+    "Relations": lambda at: badges(at),
+    "Batch": lambda at: [d for d in at.dataframe if "sequence" in d.value.columns],
+    "output & h_n": lambda at: at.get("vega_lite_chart"),
+    "Unrolled by hand": lambda at: at.latex,
+    "Code & downloads": lambda at: at.get("download_button"),
+}
+
+
+@pytest.mark.parametrize("tab", list(TAB_CONTENT))
+def test_only_the_open_tab_runs_and_a_link_opens_it(tab):
+    at = fresh_app(tab=tab, cell="LSTM").run()
+    assert_clean(at)
+    assert not at.warning
+    assert at.session_state["tab"] == tab
+    assert {name: bool(content(at)) for name, content in TAB_CONTENT.items()} == {
+        name: name == tab for name in TAB_CONTENT
+    }
+    assert_shapes(at, [8, 3, 5], [1, 3, 5])  # the summary stays above the tabs
+    open_tab(at, "Relations")
+    assert badges(at) == core_badges(Config(cell="lstm"))
+
+
+def test_picks_in_a_closed_tab_are_kept():
+    at = fresh_app(tab="Unrolled by hand").run()
+    set_control(at, "hand_t", 5)
+    set_control(at, "hand_sequence", 2)
+    open_tab(at, "Relations")
+    at.run()
+    open_tab(at, "Unrolled by hand")
+    assert (at.number_input(key="hand_t").value, at.selectbox(key="hand_sequence").value) == (5, 2)
 
 
 # -----------------------------------------------------------------------------
@@ -413,7 +470,7 @@ def test_invalid_link_shows_the_error_without_a_page():
     ids=["default", "lstm-bi-packed-batch-first"],
 )
 def test_heatmap_outlines_exactly_the_h_n_cells(params):
-    at = fresh_app(**params).run()
+    at = fresh_app(tab="output & h_n", **params).run()
     assert_clean(at)
     config = Config(
         cell=params.get("cell", "RNN").lower(),
@@ -456,7 +513,7 @@ def test_heatmap_outlines_exactly_the_h_n_cells(params):
     ids=["hidden=209", "16x64-characters"],
 )
 def test_large_valid_config_renders_its_heatmap(params):
-    at = fresh_app(**params).run()
+    at = fresh_app(tab="output & h_n", **params).run()
     assert_clean(at)
     _, data = output_chart(at)
     assert len(data) > 5000
@@ -484,7 +541,7 @@ def test_large_valid_config_renders_its_heatmap(params):
     ids=["rnn", "gru-bi", "lstm-proj-packed"],
 )
 def test_unrolled_by_hand_matches_torch(params, picks, symbols):
-    at = fresh_app(**params).run()
+    at = fresh_app(tab="Unrolled by hand", **params).run()
     assert_clean(at)
     for t, layer, direction, b in picks:
         set_control(at, "hand_t", t)
@@ -503,7 +560,7 @@ def test_unrolled_by_hand_matches_torch(params, picks, symbols):
 
 
 def test_unrolled_by_hand_packed_past_the_length_shows_info():
-    at = fresh_app(packed="true").run()
+    at = fresh_app(tab="Unrolled by hand", packed="true").run()
     assert_clean(at)
     set_control(at, "hand_sequence", 1)  # "tiny", 4 characters of T = 8
     set_control(at, "hand_t", 6)
@@ -534,7 +591,7 @@ def test_unrolled_by_hand_packed_past_the_length_shows_info():
     ids=["default", "lstm-bi-packed"],
 )
 def test_exported_snippet_runs(params, config, tmp_path):
-    at = fresh_app(**params).run()
+    at = fresh_app(tab="Code & downloads", **params).run()
     assert_clean(at)
     code = snippet(at)
     path = tmp_path / "rnnviz_snippet.py"
@@ -566,11 +623,12 @@ def test_unchanged_rerun_does_not_recompute(monkeypatch):
     assert_clean(at)
     assert calls == [Config()]
     at.run()
+    open_tab(at, "Unrolled by hand")
     set_control(at, "hand_t", 2)  # a change that does not touch the config
     assert calls == [Config()]
     set_control(at, "seed", 1)
     assert calls == [Config(), Config(seed=1)]
     set_control(at, "seed", 0)  # back to a config seen before: cached
-    at.run()
+    open_tab(at, "Relations")
     assert calls == [Config(), Config(seed=1)]
     assert badges(at) == core_badges(Config())

@@ -184,11 +184,7 @@ def test_default_page_shows_the_core_badges(base, context):
     assert colours <= {"green", "gray", "red"}, shown
     assert "gray" in colours and "green" in colours  # the default batch teaches one lesson
     verdicts = [r.verdict for r in core(config).relations]
-    assert ui.metrics(page) == {
-        "hold, as expected": verdicts.count("holds"),
-        "lessons (do not hold, as expected)": verdicts.count("lesson"),
-        "contradictions": verdicts.count("contradiction"),
-    }
+    assert ui.relation_counts(page) == {v: verdicts.count(v) for v in ("holds", "lesson", "contradiction")}
     assert ui.selected(page, PRESET) == "single-uni"
     assert ui.sequences_value(page) == "\n".join(config.sequences)
     assert ui.alerts(page, "Warning") == []
@@ -279,6 +275,28 @@ def test_address_bar_after_changes_reproduces_the_view(base, chromium, context):
         assert ui.download_report(shared) == ui.download_report(page) == core_report(config)
     finally:
         other.close()
+
+
+def test_a_link_opens_a_tab_and_the_address_bar_follows_the_open_tab(base, chromium, context):
+    config = Config(cell="gru")
+    page = ui.open_page(context, ui.url_for(base, cell="GRU", tab="Unrolled by hand"))
+    assert page.get_by_role("tab", name="Unrolled by hand").get_attribute("aria-selected") == "true"
+    assert page.locator("[data-testid='stMain'] .katex").count() > 0  # its equations are drawn
+    assert ui.badges(page) == []  # the Relations tab is closed: its section did not run
+    assert ui.shapes(page) == core_shapes(config)  # the summary above the tabs is always there
+    ui.open_tab(page, "Code & downloads")
+    assert "tab=Code" in page.url
+    other = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+    try:
+        shared = ui.open_page(other, page.url)
+        assert shared.get_by_role("tab", name="Code & downloads").get_attribute("aria-selected") == "true"
+        assert shared.get_by_role("button", name="report .json").is_visible()
+        assert ui.alerts(shared, "Warning") == []
+    finally:
+        other.close()
+    ui.open_tab(page, "Relations")
+    assert "tab=" not in page.url  # the first tab is the default: the link stays short
+    assert_page_shows(page, config)
 
 
 @pytest.mark.parametrize(
@@ -448,7 +466,8 @@ def test_eight_sessions_at_once_each_see_their_own_numbers(server, chromium):
         for page, config in zip(pages, configs, strict=True):
             config = config.replace(bidirectional=True)
             assert_page_shows(page, config)
-            ui.wait_charts(page)  # drawn in the 'output & h_n' tab even while it is not the open one
+            ui.open_tab(page, "output & h_n")
+            ui.wait_charts(page)
             _, h_n_chart = ui.charts(page)
             assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
             values.add(h_n_chart["facets"][0]["heat"][0]["value"])

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
 import torch
-from apptest import BADGE, badges, fresh_app
+from apptest import BADGE, badges, each_tab, fresh_app, open_tab, tab_open
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.media_file_manager import MediaFileManager
 
 import rnnviz.config
 from rnnviz import Config, ConfigError, analyse
@@ -191,13 +191,17 @@ INLINE_ACTIVE = set("\\`*_[]<>~:$&|")  # emphasis, code, links, HTML, strike, ba
 LINE_START_ACTIVE = set("#+-=>")  # headings, lists, setext underlines, quotes
 MARKDOWN_FIELDS = ("body", "label", "help")  # proto fields Streamlit renders as Markdown
 NOT_MARKDOWN = ("code", "dataframe", "vega_lite_chart", "exception", "text_area", "download_button")
+FENCED_CODE = re.compile(r"^(`{3,})[^`\n]*\n(?:.*?\n)??\1`*[ \t]*$", re.MULTILINE | re.DOTALL)  # simplified CommonMark
 
 
 def rendered(md: str) -> list[tuple[str, bool]]:
-    """Markdown as (character, was backslash-escaped) pairs: CommonMark escapes any ASCII punctuation."""
+    """Markdown as (character, is literal) pairs: backslash-escaped ASCII punctuation, or inside a fenced code block."""
     out, i = [], 0
     while i < len(md):
-        if md[i] == "\\" and i + 1 < len(md) and md[i + 1] in string.punctuation:
+        if fence := FENCED_CODE.match(md, i):
+            out += [(c, True) for c in fence.group(0)]
+            i = fence.end()
+        elif md[i] == "\\" and i + 1 < len(md) and md[i + 1] in string.punctuation:
             out.append((md[i + 1], True))
             i += 2
         else:
@@ -230,6 +234,20 @@ def markdown_problem(md: str, text: str) -> str | None:
     return None
 
 
+@pytest.mark.parametrize(
+    ("md", "shown_literally"),
+    [
+        ("a **b** c", False),
+        ("a \\*\\*b\\*\\* c", True),
+        ("x\n\n```python\n**b**\n```\n\ny", True),
+        ("```python\nok\n```\n\n**b**", False),  # after the block: Markdown again
+        ("```\n```\n**b**\n```", False),  # the second line closes the block: **b** is Markdown
+    ],
+)
+def test_the_markdown_checker_knows_escapes_and_fenced_code(md, shown_literally):
+    assert (markdown_problem(md, "**b**") is None) is shown_literally
+
+
 def nodes(at):
     for root in (at.main, at.sidebar):
         yield from root
@@ -256,17 +274,18 @@ def html_sources(at):
 
 
 def assert_user_text_literal(at, texts):
-    """Each user text is escaped wherever Markdown shows it, never in LaTeX, never in raw HTML."""
+    """In every tab, each user text is escaped wherever Markdown shows it, never in LaTeX, never in raw HTML."""
     problems = []
-    for kind, field, md, is_latex in markdown_sources(at):
-        for text in texts:
-            if is_latex:
-                if len(text) > 1 and text in md:
-                    problems.append(f"{text!r} inside LaTeX {md!r}")
-            elif problem := markdown_problem(md, text):
-                problems.append(f"{kind}.{field}: {problem}")
-    for body in html_sources(at):
-        problems += [f"{text!r} in raw HTML {body!r}" for text in texts if text.strip() and text in body]
+    for tab in each_tab(at):
+        for kind, field, md, is_latex in markdown_sources(at):
+            for text in texts:
+                if is_latex:
+                    if len(text) > 1 and text in md:
+                        problems.append(f"{tab}: {text!r} inside LaTeX {md!r}")
+                elif problem := markdown_problem(md, text):
+                    problems.append(f"{tab}: {kind}.{field}: {problem}")
+        for body in html_sources(at):
+            problems += [f"{tab}: {text!r} in raw HTML {body!r}" for text in texts if text.strip() and text in body]
     assert not problems, "\n".join(problems)
 
 
@@ -279,16 +298,17 @@ def assert_no_traceback(at):
 def assert_only_relation_badges(at, config):
     """The badges are exactly the relations' (one each, their colour); no other text became a badge."""
     relations = analyse(config).relations
-    found = [m.value for m in at.markdown if re.search(r":\w+-badge\[", m.value)]
-    assert len(found) == len(relations), found
-    assert all(BADGE.match(v) for v in found), found
+    found = [m.group(0) for md in at.markdown for m in re.finditer(r":\w+-badge\[.*?\]", md.value)]
+    assert [m.group(0) for m in map(BADGE.fullmatch, found) if m] == found  # each is a well-formed badge...
+    assert len(found) == len(relations), found  # ...and there is one per relation, no more
     assert badges(at) == {rel.id: rel.colour for rel in relations}
 
 
 def assert_normal_page(at):
-    """A page with its relation badges, none red, and no error."""
-    assert_no_traceback(at)
-    assert not at.error, [e.value for e in at.error]
+    """Every tab runs without exception or error; the Relations tab (open at the end) has badges, none red."""
+    for tab in each_tab(at):
+        assert_no_traceback(at)
+        assert not at.error, (tab, [e.value for e in at.error])
     shown = badges(at)
     assert shown, "no relation badges on the page"
     assert "red" not in shown.values(), shown
@@ -296,7 +316,8 @@ def assert_normal_page(at):
 
 def sequences_shown(at) -> list[str]:
     """The sequences column of the Batch tab's table."""
-    (frame,) = [d.value for d in at.dataframe if "sequence" in d.value.columns]
+    with tab_open(at, "Batch"):
+        (frame,) = [d.value for d in at.dataframe if "sequence" in d.value.columns]
     return list(frame["sequence"])
 
 
@@ -318,12 +339,14 @@ def open_app(**query_params):
 
 
 def snippet_of(at) -> str:
-    (code,) = [c.value for c in at.code if c.value.startswith(SNIPPET_START)]
+    """The snippet the Code tab shows."""
+    with tab_open(at, "Code & downloads"):
+        (code,) = [c.value for c in at.code if c.value.startswith(SNIPPET_START)]
     return code
 
 
-class KeptMedia(MemoryMediaFileStorage):
-    """AppTest's in-memory media storage, kept after the run so download data can be read."""
+class KeptMedia(MediaFileManager):
+    """AppTest's media file manager, kept after the run so a download can be clicked and read."""
 
     last = None
 
@@ -334,12 +357,15 @@ class KeptMedia(MemoryMediaFileStorage):
 
 @pytest.fixture
 def download(monkeypatch):
-    """download(at, label) -> the bytes of that download button, as the last run served them."""
-    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", KeptMedia)
+    """download(at, label) -> the bytes of that download button of the Code tab, as a click serves them."""
+    monkeypatch.setattr(app_test_module, "MediaFileManager", KeptMedia)
 
     def get(at, label: str) -> bytes:
-        (button,) = [b for b in at.get("download_button") if b.label == label]
-        return KeptMedia.last.get_file(button.proto.url.rsplit("/", 1)[-1]).content
+        with tab_open(at, "Code & downloads"):
+            (button,) = [b for b in at.get("download_button") if b.label == label]
+            proto, manager = button.proto, KeptMedia.last
+            url = manager.execute_deferred(proto.deferred_file_id) if proto.deferred_file_id else proto.url
+            return manager._storage.get_file(url.rsplit("/", 1)[-1]).content
 
     return get
 
@@ -606,19 +632,30 @@ def test_dashboard_conflicting_controls_show_an_error_and_recover():
 
 @pytest.mark.timeout(300)
 def test_dashboard_number_inputs_stay_in_range_and_by_hand_follows_a_shrinking_config():
-    at = open_app(layers="3", bidirectional="true")
-    assert_normal_page(at)
-    # The unrolled-by-hand pickers at their largest, then the config shrinks under them.
-    at.number_input(key="hand_t").set_value(at.number_input(key="hand_t").max)
-    at.number_input(key="hand_layer").set_value(2)
-    at.selectbox(key="hand_direction").set_value(1)
-    at.selectbox(key="hand_sequence").set_value(2).run()
-    assert_normal_page(at)
-    at.text_area(key="sequences").set_value("a").run()
-    at.number_input(key="layers").set_value(1)
-    at.toggle(key="bidirectional").set_value(False).run()
-    assert_normal_page(at)
-    assert at.number_input(key="hand_t").value == 0
+    at = open_app(layers="3", bidirectional="true", tab="Unrolled by hand")
+    for tab_open_while_shrinking in (True, False):
+        # The unrolled-by-hand pickers at their largest, then the config shrinks under them.
+        at.number_input(key="hand_t").set_value(at.number_input(key="hand_t").max)
+        at.number_input(key="hand_layer").set_value(2)
+        at.selectbox(key="hand_direction").set_value(1)
+        at.selectbox(key="hand_sequence").set_value(2).run()
+        assert_no_traceback(at)
+        assert at.latex
+        with tab_open(at, "Unrolled by hand" if tab_open_while_shrinking else "Relations"):
+            at.text_area(key="sequences").set_value("a").run()
+            at.number_input(key="layers").set_value(1)
+            at.toggle(key="bidirectional").set_value(False).run()
+            assert_no_traceback(at)
+        with tab_open(at, "Unrolled by hand"):
+            assert_no_traceback(at)
+            picks = [at.number_input(key=k).value for k in ("hand_t", "hand_layer")]
+            picks += [at.selectbox(key=k).value for k in ("hand_direction", "hand_sequence")]
+            assert picks == [0, 0, 0, 0]
+        assert_normal_page(at)
+        at.text_area(key="sequences").set_value("long_str\ntiny\nmedium").run()
+        at.number_input(key="layers").set_value(3)
+        at.toggle(key="bidirectional").set_value(True).run()
+        open_tab(at, "Unrolled by hand")
     # Values outside a widget's range never reach the config as such.
     for key, value in (("layers", -1), ("layers", MAX_LAYERS + 1), ("hidden", 10**30), ("seed", MAX_SEED + 1)):
         at.number_input(key=key).set_value(value).run()
@@ -677,12 +714,12 @@ if NO_CUDA:
 @pytest.mark.parametrize("params", URL_IGNORED.values(), ids=URL_IGNORED.keys())
 def test_url_value_the_controls_cannot_take_is_named_and_the_page_renders(params):
     at = open_app(**params)
-    assert_normal_page(at)
     (key, value), *_ = params.items()
-    assert len(at.warning) == 1, [w.value for w in at.warning]
+    assert len(at.warning) == 1, [w.value for w in at.warning]  # on the link's first run only
     assert f"{key}={value}" in literal(at.warning[0].value)
     if key in DEFAULTS:
         assert at.session_state[key] == DEFAULTS[key]
+    assert_normal_page(at)
 
 
 URL_INFINITE = {
@@ -698,10 +735,10 @@ URL_INFINITE = {
 @pytest.mark.parametrize("params", URL_INFINITE.values(), ids=URL_INFINITE.keys())
 def test_url_infinite_number_is_named_and_the_page_renders(params):
     at = open_app(**params)
-    assert_normal_page(at)
     (key, value), *_ = params.items()
     named = f"{key}={value}"
     assert (named if len(named) <= 80 else named[:79] + "…") in literal(at.warning[0].value)
+    assert_normal_page(at)
 
 
 URL_APPLIED = {
@@ -719,9 +756,9 @@ URL_APPLIED = {
 @pytest.mark.parametrize("params", URL_APPLIED.values(), ids=URL_APPLIED.keys())
 def test_url_value_that_was_applied_is_not_called_ignored(params):
     at = open_app(**params)
-    assert_normal_page(at)
     named = [w.value for w in at.warning]
     assert not named, f"warning says defaults were used, but the state is {dict(at.session_state)}: {named}"
+    assert_normal_page(at)
 
 
 # -----------------------------------------------------------------------------
@@ -740,7 +777,8 @@ def test_hostile_sequences_are_shown_literally_and_exported_exactly(download, tm
         assert_only_relation_badges(at, Config(sequences=batch))
         # Shown in non-Markdown elements: the batch table and the by-hand sequence picker.
         assert sequences_shown(at) == list(batch)
-        assert at.selectbox(key="hand_sequence").options == [f"b={b}: {s}" for b, s in enumerate(batch)]
+        with tab_open(at, "Unrolled by hand"):
+            assert at.selectbox(key="hand_sequence").options == [f"b={b}: {s}" for b, s in enumerate(batch)]
         # The report and the snippet carry the text exactly.
         report = json.loads(download(at, "report .json"))
         assert report["config"]["sequences"] == list(batch)
@@ -782,20 +820,25 @@ URL_HOSTILE = dict(
 @pytest.mark.timeout(120)
 def test_hostile_url_values_are_named_literally():
     at = open_app(**URL_HOSTILE)
-    assert_normal_page(at)
-    assert_only_relation_badges(at, Config())
     texts = [*URL_HOSTILE.values(), *(f"{k}={v}" for k, v in URL_HOSTILE.items())]
-    assert_user_text_literal(at, texts)
+    for kind, field, md, _ in markdown_sources(at):  # the warning shows on the link's first run only
+        problems = [markdown_problem(md, text) for text in texts]
+        assert not any(problems), (kind, field, problems)
     (warning,) = at.warning
     shown = literal(warning.value)
     for key, value in URL_HOSTILE.items():
         assert (f"{key}={value}" in shown) == (key in BOUND_KEYS), key
+    assert_normal_page(at)
+    assert_only_relation_badges(at, Config())
+    assert_user_text_literal(at, texts)
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("value", ["5\n===", "x\n\n    indented code"], ids=["setext-heading", "code-block"])
 def test_url_value_with_a_line_break_is_named_literally(value):
     at = open_app(hidden=value)
+    problems = [markdown_problem(md, text) for *_, md, _ in markdown_sources(at) for text in (value, f"hidden={value}")]
+    assert at.warning and not any(problems), problems  # the warning, on the link's first run
     assert_normal_page(at)
     assert_user_text_literal(at, [value, f"hidden={value}"])
 
@@ -827,8 +870,8 @@ def test_same_url_gives_the_same_numbers_everywhere(url, download):
     reports = []
     for _ in range(2):  # two independent sessions, caches cleared between them
         at = open_app(**url)
-        assert_normal_page(at)
         assert not at.warning, [w.value for w in at.warning]
+        assert_normal_page(at)
         reports.append(json.loads(download(at, "report .json")))
     first, second = reports
     assert first == second

@@ -9,7 +9,7 @@ from hypothesis import given
 
 from rnnviz import PRESETS, Config, analyse, run
 from rnnviz.relations import check_relations
-from rnnviz.report import make_report, shape
+from rnnviz.report import make_report, report_json, shape
 
 TOP_KEYS = {"config", "device", "vocab", "lengths", "shapes", "relations"}
 RELATION_KEYS = ["id", "statement", "expression", "expected", "holds", "comparison", "max_abs_diff"]
@@ -90,5 +90,7 @@ def test_relations_may_be_empty_and_shape_of_none():
 def test_report_is_plain_json_for_odd_text():
     config = Config(sequences=('"quoted"', "back\\slash", "🙂\x00\u202e", "new\nline"))
     result, _, relations = analyse(config)
-    text = json.dumps(make_report(result, relations, tensors=True))
+    text = report_json(result, relations, tensors=True)  # what the CLI prints and the dashboard's download holds
+    assert "\n" not in text
+    assert json.loads(text) == round_trip(make_report(result, relations, tensors=True))
     assert json.loads(text)["config"]["sequences"] == list(config.sequences)
