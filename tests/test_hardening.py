@@ -55,6 +55,7 @@ BOUND_KEYS = (
     "seed",
     "device",
     "dtype",
+    "tab",
 )
 NUMBER_KEYS = ("layers", "hidden", "embedding", "proj", "seed")
 DEFAULTS = {"layers": 1, "hidden": 5, "embedding": 5, "proj": 0, "seed": 0, "device": "auto", "cell": "RNN"}
@@ -705,6 +706,8 @@ URL_IGNORED = {
     "preset-unknown": dict(preset="nope"),
     "bidirectional-not-a-bool": dict(bidirectional="maybe"),
     "packed-not-a-bool": dict(packed="2"),
+    "tab-unknown": dict(tab="Secrets"),
+    "tab-lower-case": dict(tab="batch"),
 }
 if NO_CUDA:
     URL_IGNORED["device-cuda-without-gpu"] = dict(device="cuda")
@@ -812,6 +815,7 @@ URL_HOSTILE = dict(
     dtype="<img src=x onerror=alert(1)>",
     proj="$x$",
     nonlinearity="# h",
+    tab="<b>Relations</b>",
     device="~~s~~ &amp; | a |",
     zzz="<b>unknown key</b>",
 )
@@ -966,7 +970,7 @@ URL_VALUES = st.one_of(
         [
             *("", "-1", "0", "1", "2", "3", "7", "257", "true", "false", "True", "RNN", "LSTM", "GRU", "relu"),
             *("tanh", "cpu", "auto", "cuda", "float64", "Custom", "multi-bi", "single-bi", "1e3", "nan", " 2"),
-            *("02", "ab\ncd", *HOSTILE_A),
+            *("02", "ab\ncd", "Batch", "output & h_n", "Unrolled by hand", "Code & downloads", *HOSTILE_A),
         ]
     ),
     st.integers(-3, 12).map(str),

@@ -311,3 +311,27 @@ def test_concurrent_runs_each_get_their_own_seed():
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(sequences=("abcdefgh" * 4,) * 8, cell="lstm", layers=2, bidirectional=True, hidden=96, embedding=64),
+        Config(sequences=("xyz" * 9, "q"), cell="gru", hidden=128, embedding=32, dtype="float64", packed=True),
+        Config(sequences=("hello", "hi"), cell="rnn", layers=3, hidden=200, embedding=100, batch_first=True),
+    ],
+    ids=["lstm-bi", "gru-float64-packed", "rnn-batch-first"],
+)
+def test_one_torch_thread_gives_the_same_numbers_as_several(config):
+    """The dashboard runs torch on one thread; the CLI and the snippet on torch's default: the same bits."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        several = run(config)
+        torch.set_num_threads(1)
+        one = run(config)
+    finally:
+        torch.set_num_threads(before)
+    for name in ("embedded", "output", "h_n", "c_n"):
+        a, b = getattr(several, name), getattr(one, name)
+        assert (a is None and b is None) or torch.equal(a, b), name
