@@ -150,11 +150,7 @@ def ratio_lines(r: dict) -> list[str]:
         broken = bool(lg["as_is"]["problems"])
         note = " (page raised an exception: see section 2)" if broken else ""
         lines.append(f"largest config warm rerun (AppTest) = {warm:.2f} s (target < 2 s) {verdict(warm < 2)}{note}")
-        fixed = lg.get("what_if_max_rows_lifted")
-        if fixed:
-            w = fixed["warm"]["median"]
-            lines.append(f"  same, altair's max_rows lifted in the bench process = {w:.2f} s {verdict(w < 2)}")
-        charts = (fixed or lg["as_is"])["payload"]["charts"]
+        charts = lg["as_is"]["payload"]["charts"]
         if charts:
             worst = max(ch["cells"] for ch in charts)
             lines.append(
@@ -238,25 +234,15 @@ def print_largest(r: dict):
         print(f"  ERROR: {r['error']}")
         return
     print(f"  torch intra-op threads: {r['torch_threads']} (as the app leaves them)")
-    for key in ("as_is", "what_if_max_rows_lifted"):
-        x = r.get(key)
-        if not x:
-            continue
-        print(f"  [{x['label']}]")
-        cold_note = (
-            "caches empty, imports done"
-            if key == "as_is"
-            else "analysis cached from the run above; charts, exports, rendering cold"
-        )
-        print(f"    first run ({cold_note}): {x['cold_first_run']:.2f} s")
-        if x.get("tab_opened"):
-            print(f"    then opened {x['tab_opened']}; the warm reruns and payload below are of that tab")
-        print(f"    warm rerun ({x['warm_widget']}): {fmt_summary(x['warm'], 's')}")
-        print(f"    exceptions: {x['problems'] or 'none'}; badges shown: {x['badges']}")
-        print_payload(x["payload"], r["max_cells"])
-        for name, c in x["caches"].items():
-            if c["bytes"]:
-                print(f"    cache {name}: {c['entries']} entries, {mb(c['bytes'])}")
+    x = r["as_is"]
+    print(f"    first run (caches empty, imports done): {x['cold_first_run']:.2f} s")
+    print(f"    then opened {x['tab_opened']}; the warm reruns and payload below are of that tab")
+    print(f"    warm rerun ({x['warm_widget']}): {fmt_summary(x['warm'], 's')}")
+    print(f"    exceptions: {x['problems'] or 'none'}; badges shown: {x['badges']}")
+    print_payload(x["payload"], r["max_cells"])
+    for name, c in x["caches"].items():
+        if c["bytes"]:
+            print(f"    cache {name}: {c['entries']} entries, {mb(c['bytes'])}")
     if r.get("analysis_bytes"):
         print(
             f"  server cache per largest config: analysis {mb(r['analysis_bytes'])} + layers "

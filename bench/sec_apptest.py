@@ -234,15 +234,12 @@ def server_cache():
     return None
 
 
-def measure_largest(label: str, warm_n: int, keep_analysis: bool = False) -> dict:
-    if keep_analysis:
-        st.cache_data.clear()  # the analysis (cache_resource) stays: only charts, exports and rendering are cold
-    else:
-        clear_caches()
+def measure_largest(warm_n: int) -> dict:
+    clear_caches()
     at = new_app(APP, **largest_query())
     UNCAUGHT.seen.clear()
     cold, _ = timed(at.run)
-    out = {"label": label, "cold_first_run": cold, "problems": problems(at), "badges": badge_count(at)}
+    out = {"cold_first_run": cold, "problems": problems(at), "badges": badge_count(at)}
     open_tab(at, "output & h_n")  # lazy tabs: the heatmaps and tables only run in their own tab
     out["tab_opened"] = "the 'output & h_n' tab (only the open tab's section runs)"
     # Warm rerun: flip the main area's "Sequence shown" selectbox between two sequences whose charts are
@@ -274,7 +271,6 @@ def measure_largest(label: str, warm_n: int, keep_analysis: bool = False) -> dic
 
 
 def section_largest() -> dict:
-    import altair as alt
     import torch
 
     from rnnviz.config import MAX_CELLS
@@ -282,14 +278,7 @@ def section_largest() -> dict:
     # Pay the imports and AppTest's first-run overhead on the default view, so "cold" means cache-cold.
     clear_caches()
     new_app(APP).run()
-    as_is = measure_largest("as is", warm_n=7)
-    out = {"max_cells": MAX_CELLS, "torch_threads": torch.get_num_threads(), "as_is": as_is}
-    if any("MaxRowsError" in p for p in as_is["problems"] + as_is["problems_after_warm"]):
-        # What the page would cost if the app lifted altair's 5,000-row guard (a bench-side what-if).
-        alt.data_transformers.disable_max_rows()
-        out["what_if_max_rows_lifted"] = measure_largest(
-            "altair max_rows lifted in the bench process", warm_n=5, keep_analysis=True
-        )
+    out = {"max_cells": MAX_CELLS, "torch_threads": torch.get_num_threads(), "as_is": measure_largest(warm_n=7)}
     sizes = server_cache().sizes()  # (kind, config) -> bytes
     out["analysis_bytes"] = max((n for (kind, _), n in sizes.items() if kind == "analysis"), default=None)
     out["layers_bytes"] = max((n for (kind, _), n in sizes.items() if kind == "layers"), default=None)
