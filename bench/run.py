@@ -147,7 +147,7 @@ def ratio_lines(r: dict) -> list[str]:
     lg = r.get("largest", {})
     if "as_is" in lg:
         warm = lg["as_is"]["warm"].get("median")
-        broken = bool(lg["as_is"]["problems"])
+        broken = any(lg["as_is"][k] for k in ("problems", "problems_after_warm", "problems_unrolled_tab"))
         note = " (page raised an exception: see section 2)" if broken else ""
         lines.append(f"largest config warm rerun (AppTest) = {warm:.2f} s (target < 2 s) {verdict(warm < 2)}{note}")
         charts = lg["as_is"]["payload"]["charts"]
@@ -236,17 +236,25 @@ def print_largest(r: dict):
     print(f"  torch intra-op threads: {r['torch_threads']} (as the app leaves them)")
     x = r["as_is"]
     print(f"    first run (caches empty, imports done): {x['cold_first_run']:.2f} s")
-    print(f"    then opened {x['tab_opened']}; the warm reruns and payload below are of that tab")
+    print("    then opened the 'output & h_n' tab (only the open tab runs): the reruns and payload below are of it")
     print(f"    warm rerun ({x['warm_widget']}): {fmt_summary(x['warm'], 's')}")
-    print(f"    exceptions: {x['problems'] or 'none'}; badges shown: {x['badges']}")
+    print(
+        f"    exceptions: first run {x['problems'] or 'none'}, after the warm reruns"
+        f" {x['problems_after_warm'] or 'none'}; badges shown on the first run: {x['badges']}"
+    )
     print_payload(x["payload"], r["max_cells"])
     for name, c in x["caches"].items():
         if c["bytes"]:
             print(f"    cache {name}: {c['entries']} entries, {mb(c['bytes'])}")
+    print(
+        f"    then the 'Unrolled by hand' tab, first open (computes layer outputs):"
+        f" {x['unrolled_tab_first_run']:.2f} s;"
+        f" exceptions {x['problems_unrolled_tab'] or 'none'}"
+    )
     if r.get("analysis_bytes"):
         print(
-            f"  server cache per largest config: analysis {mb(r['analysis_bytes'])} + layers "
-            f"{mb(r.get('layers_bytes'))} of tensors, within its bound of {mb(r['cache_max_bytes'])}"
+            f"  server cache per largest config: analysis {mb(r['analysis_bytes'])} + layer outputs"
+            f" {mb(r['layers_bytes'])} of tensors, within its bound of {mb(r['cache_max_bytes'])}"
         )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
 import torch
-from apptest import BADGE, badges, each_tab, fresh_app, open_tab, tab_open
+from apptest import BADGE, badges, each_tab, fresh_app, tab_open
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from streamlit.runtime.media_file_manager import MediaFileManager
@@ -633,30 +633,28 @@ def test_dashboard_conflicting_controls_show_an_error_and_recover():
 
 @pytest.mark.timeout(300)
 def test_dashboard_number_inputs_stay_in_range_and_by_hand_follows_a_shrinking_config():
-    at = open_app(layers="3", bidirectional="true", tab="Unrolled by hand")
-    for tab_open_while_shrinking in (True, False):
-        # The unrolled-by-hand pickers at their largest, then the config shrinks under them.
+    for tab_while_shrinking in ("Unrolled by hand", "Relations"):
+        at = open_app(layers="3", bidirectional="true", tab="Unrolled by hand")
+        assert at.number_input(key="hand_layer").value == 2  # the top layer first: the one output shows
+        # The unrolled-by-hand pickers at their largest, then the config shrinks under them: each pick moves to
+        # the nearest one that still exists (not back to 0), whether or not the tab was open meanwhile.
         at.number_input(key="hand_t").set_value(at.number_input(key="hand_t").max)
         at.number_input(key="hand_layer").set_value(2)
         at.selectbox(key="hand_direction").set_value(1)
         at.selectbox(key="hand_sequence").set_value(2).run()
         assert_no_traceback(at)
         assert at.latex
-        with tab_open(at, "Unrolled by hand" if tab_open_while_shrinking else "Relations"):
-            at.text_area(key="sequences").set_value("a").run()
-            at.number_input(key="layers").set_value(1)
+        with tab_open(at, tab_while_shrinking):
+            at.text_area(key="sequences").set_value("abcde\nxy").run()  # T 8 -> 5, B 3 -> 2, L 3 -> 2, D 2 -> 1
+            at.number_input(key="layers").set_value(2)
             at.toggle(key="bidirectional").set_value(False).run()
             assert_no_traceback(at)
         with tab_open(at, "Unrolled by hand"):
             assert_no_traceback(at)
             picks = [at.number_input(key=k).value for k in ("hand_t", "hand_layer")]
             picks += [at.selectbox(key=k).value for k in ("hand_direction", "hand_sequence")]
-            assert picks == [0, 0, 0, 0]
+            assert picks == [4, 1, 0, 1], tab_while_shrinking
         assert_normal_page(at)
-        at.text_area(key="sequences").set_value("long_str\ntiny\nmedium").run()
-        at.number_input(key="layers").set_value(3)
-        at.toggle(key="bidirectional").set_value(True).run()
-        open_tab(at, "Unrolled by hand")
     # Values outside a widget's range never reach the config as such.
     for key, value in (("layers", -1), ("layers", MAX_LAYERS + 1), ("hidden", 10**30), ("seed", MAX_SEED + 1)):
         at.number_input(key=key).set_value(value).run()
