@@ -7,7 +7,8 @@ import argparse
 import sys
 
 from rnnviz import PRESETS, Config, ConfigError, analyse
-from rnnviz.config import CELLS, DEVICES, DTYPES, NONLINEARITIES
+from rnnviz.cells import CELLS
+from rnnviz.config import DEVICES, DTYPES, NONLINEARITIES
 from rnnviz.report import make_report, report_json
 
 
@@ -21,8 +22,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The command line of DESIGN.md; every option defaults to None (the preset's or Config's value)."""
     p = _Parser(prog="python -m rnnviz", description=__doc__.splitlines()[0], argument_default=None)
     p.add_argument("--preset", choices=list(PRESETS), help="one of the blog's four sections")
-    p.add_argument("--sequences", nargs="+", metavar="S", help="the batch, one argument per sequence")
-    p.add_argument("--cell", choices=CELLS)
+    p.add_argument("--sequences", nargs="+", action="extend", metavar="S", help="the batch, one argument per sequence")
+    p.add_argument("--cell", choices=list(CELLS))
     p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="RNN only")
     p.add_argument("--layers", type=int)
     p.add_argument("--bidirectional", action="store_true", default=None)
@@ -36,7 +37,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dtype", choices=DTYPES)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--tensors", action="store_true", help="with --json: include output, h_n, c_n")
-    return p.parse_args(argv)
+    return p.parse_args(sequences_as_values(list(sys.argv[1:] if argv is None else argv), p))
+
+
+def sequences_as_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Every argument after --sequences up to the next option becomes --sequences=VALUE, so that a sequence may
+    start with '-' (argparse would read '-x' as an option)."""
+    options = set(parser._option_string_actions)
+    out, taken = [], None  # taken: how many values the open --sequences has, None when none is open
+    for arg in argv:
+        if taken is not None and arg.split("=", 1)[0] not in options:
+            out.append(f"--sequences={arg}")
+            taken += 1
+            continue
+        if taken == 0:
+            out.append("--sequences")  # no value: let argparse say so
+        taken = 0 if arg == "--sequences" else None
+        if taken is None:
+            out.append(arg)
+    if taken == 0:
+        out.append("--sequences")
+    return out
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -60,12 +81,12 @@ def human_report(analysis) -> str:
         f"vocabulary of {len(result.batch.vocab)}",
         "shapes: " + "  ".join(f"{k} {v}" for k, v in report["shapes"].items() if v is not None),
         "",
-        f"{'verdict':<14} {'expected':<9} {'holds':<6} {'relation':<33} expression",
+        f"{'verdict':<14} {'kind':<11} {'relation':<33} claim checked",
     ]
     for rel in relations:
         lines.append(
             f"{rel.verdict.upper() if rel.verdict == 'contradiction' else rel.verdict:<14} "
-            f"{rel.expected!s:<9} {rel.holds!s:<6} {rel.id:<33} {rel.expression}"
+            f"{rel.kind:<11} {rel.id:<33} {rel.expression.replace(chr(10), '')}"
         )
     return "\n".join(lines)
 

@@ -6,9 +6,10 @@ An invalid Config cannot be built, so nothing invalid ever reaches torch.
 import dataclasses
 from dataclasses import dataclass
 
+from rnnviz.cells import CELLS
+
 BLOG_SEQUENCES = ("long_str", "tiny", "medium")
 
-CELLS = ("rnn", "lstm", "gru")
 NONLINEARITIES = ("tanh", "relu")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
@@ -83,7 +84,7 @@ class Config:
 def validate(config: Config) -> None:
     """Raise ConfigError with a plain-words message if the config cannot be run."""
     _check_sequences(config.sequences)
-    _check_choice("cell", config.cell, CELLS)
+    _check_choice("cell", config.cell, tuple(CELLS))
     _check_choice("nonlinearity", config.nonlinearity, NONLINEARITIES)
     _check_choice("device", config.device, DEVICES)
     _check_choice("dtype", config.dtype, DTYPES)
@@ -95,13 +96,14 @@ def validate(config: Config) -> None:
     for name in ("bidirectional", "batch_first", "packed"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false.")
-    if config.nonlinearity == "relu" and config.cell != "rnn":
+    cell = CELLS[config.cell]
+    if config.nonlinearity != "tanh" and not cell.has_nonlinearity:
         raise ConfigError(
-            "nonlinearity relu is only for the plain RNN cell: LSTM and GRU have fixed gate "
+            f"nonlinearity {config.nonlinearity} is only for the plain RNN cell: {cell.label} has fixed gate "
             "nonlinearities. Choose tanh, or the RNN cell."
         )
-    if config.proj and config.cell != "lstm":
-        raise ConfigError("proj (proj_size) is only for the LSTM cell; set it to 0.")
+    if config.proj and not cell.has_cell_state:
+        raise ConfigError(f"proj (proj_size) is only for the LSTM cell, not {cell.label}; set it to 0.")
     if config.proj >= config.hidden:
         raise ConfigError(
             f"proj must be smaller than hidden (got proj {config.proj}, hidden "
@@ -155,3 +157,8 @@ PRESETS = {
     "single-bi": Config(layers=1, bidirectional=True),
     "multi-bi": Config(layers=2, bidirectional=True),
 }
+
+
+def preset_of(config: Config) -> str | None:
+    """The preset that config is (its device aside: a preset never moves you off yours), or None."""
+    return next((name for name, preset in PRESETS.items() if config.replace(device=preset.device) == preset), None)

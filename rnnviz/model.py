@@ -1,7 +1,7 @@
 """The run: seed, build nn.Embedding then the recurrent module, and call it, padded or packed."""
 
 import threading
-import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -10,16 +10,16 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz.batch import Batch, make_batch
+from rnnviz.cells import CELLS
 from rnnviz.config import Config, ConfigError
-
-# torch warns on every projected LSTM call that oneDNN falls back to its default kernel: noise for a learner.
-warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
 # torch's random generator is global: two threads (two dashboard sessions) seeding and building at once
 # would draw each other's numbers. Seeding and building happen under this lock.
 BUILD_LOCK = threading.Lock()
 
-MODULES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# The reproducibility contract: torch computes on one intra-op thread, so the dashboard, the command line and the
+# exported script give the same bits whatever the machine's thread count (2 threads split float64 sums differently).
+THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,25 @@ def build(config: Config, vocab_size: int) -> tuple[nn.Embedding, nn.RNNBase]:
 def recurrent_module(config: Config, input_size: int, layers: int, batch_first: bool) -> nn.RNNBase:
     """nn.RNN, nn.LSTM or nn.GRU with the config's cell options."""
     kwargs = dict(num_layers=layers, bidirectional=config.bidirectional, batch_first=batch_first)
-    if config.cell == "rnn":
+    cell = CELLS[config.cell]
+    if cell.has_nonlinearity:
         kwargs["nonlinearity"] = config.nonlinearity
     if config.proj:
         kwargs["proj_size"] = config.proj
-    return MODULES[config.cell](input_size, config.hidden, **kwargs)
+    return cell.module(input_size, config.hidden, **kwargs)
+
+
+@contextmanager
+def contract_threads():
+    """Inside, torch runs on THREADS intra-op threads (a process-wide setting, put back on exit if it changed)."""
+    before = torch.get_num_threads()
+    if before != THREADS:
+        torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        if before != THREADS:
+            torch.set_num_threads(before)
 
 
 def forward(rnn: nn.RNNBase, embedded: torch.Tensor, lengths: tuple[int, ...], packed: bool):
@@ -86,10 +100,11 @@ def run(config: Config) -> RunResult:
     if (device, dtype) != ("cpu", torch.float32):  # built there; .to() would re-flatten the weights for nothing
         embedding.to(device=device, dtype=dtype)
         rnn.to(device=device, dtype=dtype)
-    with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
+    cudnn = torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False)
+    with contract_threads(), torch.no_grad(), cudnn:
         embedded = embedding(batch.padded.to(device))  # (T, B, E)
         output, state = forward(rnn, embedded, batch.lengths, config.packed)  # (T, B, D*H)
-    h_n, c_n = state if config.cell == "lstm" else (state, None)  # (L*D, B, H)
+    h_n, c_n = state if CELLS[config.cell].has_cell_state else (state, None)  # (L*D, B, H)
     weights = {name: p.detach().cpu() for name, p in rnn.named_parameters()}
     return RunResult(
         config=config,

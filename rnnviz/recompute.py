@@ -1,47 +1,14 @@
-"""The hand recomputation: the RNN, LSTM and GRU cell equations written out from the module's weights.
+"""The hand recomputation: a whole stack run step by step with the cells' equations, from the module's weights.
 
 Everything above the rule is plain torch with plain arguments, so the exported
 snippet carries these very functions (inspect.getsource) rather than a copy.
 """
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch
-import torch.nn.functional as F
 
-
-def rnn_step(x, h, c, w, nonlinearity="tanh"):
-    """One RNN step: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh). Returns every term by name."""
-    x_part = F.linear(x, w["weight_ih"], w["bias_ih"])  # (B, H)
-    h_part = F.linear(h, w["weight_hh"], w["bias_hh"])  # (B, H)
-    act = torch.tanh if nonlinearity == "tanh" else torch.relu
-    return {"x_part": x_part, "h_part": h_part, "h": act(x_part + h_part)}
-
-
-def lstm_step(x, h, c, w):
-    """One LSTM step: input, forget, cell and output gates, then c_t, h_t (and the projection)."""
-    gates = F.linear(x, w["weight_ih"], w["bias_ih"]) + F.linear(h, w["weight_hh"], w["bias_hh"])  # (B, 4*hidden)
-    i, f, g, o = gates.chunk(4, dim=1)  # each (B, hidden)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    c = f * c + i * g  # (B, hidden)
-    h = o * torch.tanh(c)  # (B, hidden)
-    terms = {"i": i, "f": f, "g": g, "o": o, "c": c}
-    if "weight_hr" in w:
-        terms["h_unprojected"] = h
-        h = F.linear(h, w["weight_hr"])  # (B, proj)
-    terms["h"] = h
-    return terms
-
-
-def gru_step(x, h, c, w):
-    """One GRU step: reset and update gates, the candidate n_t, then h_t."""
-    x_r, x_z, x_n = F.linear(x, w["weight_ih"], w["bias_ih"]).chunk(3, dim=1)  # each (B, H)
-    h_r, h_z, h_n = F.linear(h, w["weight_hh"], w["bias_hh"]).chunk(3, dim=1)  # each (B, H)
-    r = torch.sigmoid(x_r + h_r)
-    z = torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)
-    return {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h}
+from rnnviz.cells import cell_step
 
 
 def layer_weights(weights, layer, direction):
@@ -98,13 +65,6 @@ class Reference:
     c_n: torch.Tensor | None  # (L*D, B, hidden) for an LSTM
 
 
-def cell_step(config):
-    """The step function for the config's cell."""
-    if config.cell == "rnn":
-        return partial(rnn_step, nonlinearity=config.nonlinearity)
-    return {"lstm": lstm_step, "gru": gru_step}[config.cell]
-
-
 def recompute(result) -> Reference:
     """Recompute output, h_n and c_n of a RunResult by hand, on the CPU in the run's dtype."""
     config = result.config
@@ -120,5 +80,5 @@ def recompute(result) -> Reference:
         layer_cells=tuple(layer_cells),
         output=output,
         h_n=h_n,
-        c_n=c_n if config.cell == "lstm" else None,
+        c_n=None if result.c_n is None else c_n,
     )

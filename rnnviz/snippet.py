@@ -8,9 +8,9 @@ import inspect
 
 import torch
 
-from rnnviz.recompute import by_hand, gru_step, layer_weights, lstm_step, rnn_step, run_direction
-
-MODULE_NAMES = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}
+from rnnviz.cells import CELLS, step_code
+from rnnviz.model import THREADS
+from rnnviz.recompute import by_hand, layer_weights, run_direction
 
 
 def make_snippet(result, relations) -> str:
@@ -22,14 +22,14 @@ def make_snippet(result, relations) -> str:
             _batch(c),
             _model(result),
             _by_hand(c),
-            _relations(relations),
+            _relations(result, relations),
         ]
     )
 
 
 def _header(result) -> str:
     c = result.config
-    tensors = "output, h_n and c_n" if c.cell == "lstm" else "output and h_n"
+    tensors = "output, h_n and c_n" if CELLS[c.cell].has_cell_state else "output and h_n"
     return f'''"""Rebuild one rnnviz run and check how {tensors} relate.
 
 Made by rnnviz with torch {torch.__version__}; run it with: python this_file.py
@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+torch.set_num_threads({THREADS})  # rnnviz's contract: one thread gives the same bits on any machine
 '''
 
 
@@ -62,7 +64,7 @@ inputs = {layout}
 def _model(result) -> str:
     c = result.config
     kwargs = f"num_layers={c.layers}, bidirectional={c.bidirectional}, batch_first={c.batch_first}"
-    if c.cell == "rnn":
+    if CELLS[c.cell].has_nonlinearity:
         kwargs += f", nonlinearity={c.nonlinearity!r}"
     if c.proj:
         kwargs += f", proj_size={c.proj}"
@@ -73,13 +75,13 @@ def _model(result) -> str:
         output, _ = pad_packed_sequence(packed_output, batch_first={c.batch_first}, total_length=max(lengths))"""
     else:
         call = "output, state = rnn(embedded)"
-    unpack = "(h_n, c_n) = state" if c.cell == "lstm" else "h_n, c_n = state, None"
+    unpack = "(h_n, c_n) = state" if CELLS[c.cell].has_cell_state else "h_n, c_n = state, None"
     lines = f"""
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 def run(device):
     torch.manual_seed({c.seed})
     embedding = nn.Embedding(len(vocab), {c.embedding})
-    rnn = {MODULE_NAMES[c.cell]}({c.embedding}, {c.hidden}, {kwargs})
+    rnn = {CELLS[c.cell].module_name}({c.embedding}, {c.hidden}, {kwargs})
     embedding.to(device=device, dtype=torch.{c.dtype})
     rnn.to(device=device, dtype=torch.{c.dtype})
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
@@ -100,9 +102,7 @@ print("output", tuple(output.shape), "h_n", tuple(h_n.shape), "c_n", None if c_n
 
 
 def _by_hand(c) -> str:
-    step = {"rnn": rnn_step, "lstm": lstm_step, "gru": gru_step}[c.cell]
-    sources = [inspect.getsource(f) for f in (step, layer_weights, run_direction, by_hand)]
-    step_name = step.__name__ if c.cell != "rnn" else f"partial(rnn_step, nonlinearity={c.nonlinearity!r})"
+    sources = [inspect.getsource(f) for f in (CELLS[c.cell].step, layer_weights, run_direction, by_hand)]
     lengths = "lengths" if c.packed else "[x.shape[0]] * x.shape[1]"
     to_layout = ".transpose(0, 1)" if c.batch_first else ""
     return (
@@ -111,17 +111,27 @@ def _by_hand(c) -> str:
         + f"""
 
 x = embedded{to_layout}  # (T, B, E): the hand recomputation runs time-major
-step, steps = {step_name}, torch.tensor({lengths})  # steps: how many steps each sequence takes
+step, steps = {step_code(c)}, torch.tensor({lengths})  # steps: how many steps each sequence takes
 layer_outputs, _, ref_h_n, ref_c_n = by_hand(step, x, steps, weights, {c.layers}, {c.directions}, {c.hidden})
 ref_output = layer_outputs[-1]{to_layout}
 """
     )
 
 
-def _relations(relations) -> str:
-    lines = ["\n# --- The relations: each one holds, or (a lesson) does not, as expected -------"]
+def _relations(result, relations) -> str:
+    c = result.config
+    lines = ["\n# --- The relations: guaranteed ones are asserted, lessons (tempting claims) printed ---"]
+    if any("padding" in rel.expression for rel in relations):
+        layout = ".t()" if c.batch_first else ""
+        lines.append(
+            f"padding = (torch.arange({result.batch.max_length})[:, None] >= torch.tensor(lengths)[None, :]){layout}"
+            "  # past each length"
+        )
     for rel in relations:
-        check = rel.expression if rel.expected else f"not ({rel.expression})"
-        lines.append(f"assert {check}, {rel.id + ': ' + rel.statement!r}")
-    lines.append(f'print("all {len(relations)} relations behave as expected")')
+        if rel.expected:
+            lines.append(f"assert {rel.expression}, {rel.id + ': ' + rel.statement!r}")
+        else:
+            lines.append(f"print({rel.id + ' (a lesson, usually False):'!r}, {rel.expression})")
+    guaranteed = sum(rel.expected for rel in relations)
+    lines.append(f'print("all {guaranteed} guaranteed relations hold")')
     return "\n".join(lines) + "\n"

@@ -4,26 +4,8 @@ from dataclasses import dataclass
 
 import torch
 
-from rnnviz.recompute import cell_step, layer_weights
-
-EQUATIONS = {
-    "rnn": (r"h_t = ACT(W_{ih} x_t + b_{ih} + W_{hh} h_{prev} + b_{hh})",),
-    "lstm": (
-        r"i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{prev} + b_{hi})",
-        r"f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{prev} + b_{hf})",
-        r"g_t = \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{prev} + b_{hg})",
-        r"o_t = \sigma(W_{io} x_t + b_{io} + W_{ho} h_{prev} + b_{ho})",
-        r"c_t = f_t \odot c_{prev} + i_t \odot g_t",
-        r"h_t = o_t \odot \tanh(c_t)",
-    ),
-    "gru": (
-        r"r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{prev} + b_{hr})",
-        r"z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{prev} + b_{hz})",
-        r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{prev} + b_{hn}))",
-        r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{prev}",
-    ),
-}
-PROJECTION = r"h_t = W_{hr} \, (o_t \odot \tanh(c_t))"
+from rnnviz.cells import CELLS, cell_step, equations
+from rnnviz.recompute import layer_weights
 
 TERM_LABELS = {
     "x_part": "W_ih x_t + b_ih",
@@ -46,14 +28,6 @@ class StepTrace:
     torch_h: torch.Tensor  # (H,) torch's number
     torch_source: str  # where torch's number comes from
     max_abs_diff: float
-
-
-def equations(config, direction: int) -> tuple[str, ...]:
-    """The cell's equations in LaTeX, for the forward (t-1) or backward (t+1) direction."""
-    lines = (*EQUATIONS[config.cell][:-1], PROJECTION) if config.proj else EQUATIONS[config.cell]
-    act = r"\tanh" if config.nonlinearity == "tanh" else r"\mathrm{ReLU}"
-    prev = "{t+1}" if direction else "{t-1}"
-    return tuple(line.replace("ACT", act).replace("{prev}", prev) for line in lines)
 
 
 def step_exists(result, t: int, sequence: int) -> bool:
@@ -83,7 +57,7 @@ def trace_step(result, reference, torch_layers, t: int, layer: int, direction: i
         torch_h = torch_layers[layer][t, sequence, direction * H : (direction + 1) * H]
         source = f"layer {layer} run alone by torch, step {t}, units {direction * H}:{(direction + 1) * H}"
     p = "t+1" if direction else "t-1"
-    terms = [("x_t", x), (f"h_{p}", h_prev)] + ([(f"c_{p}", c_prev)] if c.cell == "lstm" else [])
+    terms = [("x_t", x), (f"h_{p}", h_prev)] + ([(f"c_{p}", c_prev)] if CELLS[c.cell].has_cell_state else [])
     terms += [(TERM_LABELS.get(name, name + "_t").replace("prev", p), v[0]) for name, v in step_terms.items()]
     return StepTrace(
         t=t,

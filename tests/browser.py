@@ -358,7 +358,7 @@ def rgb(css: str) -> tuple[int, int, int]:
 
 
 def colour_name(css: str) -> str:
-    """Name a badge's text colour by its hue: gray (unsaturated), green, red; anything else 'other(...)'.
+    """Name a badge's text colour by its hue: gray (unsaturated), green, blue, red; anything else 'other(...)'.
 
     Streamlit's badge palettes differ by theme (light, dark, custom) but keep these hues.
     """
@@ -371,6 +371,8 @@ def colour_name(css: str) -> str:
         return "green"
     if hue <= 20 or hue >= 335:
         return "red"
+    if 200 <= hue <= 240:
+        return "blue"
     return f"other({css})"
 
 
@@ -418,15 +420,16 @@ def subheaders(page) -> list[str]:
     return [t.strip() for t in page.locator("[data-testid='stMain'] h3").all_text_contents()]
 
 
-COUNTS = re.compile(r"hold, as expected: (\d+) · lessons \(do not hold, as expected\): (\d+) · contradictions: (\d+)")
+COUNTS = re.compile(r"guaranteed, hold: (\d+) · lessons: (\d+) · coincidences: (\d+) · contradictions: (\d+)")
+VERDICTS = ("holds", "lesson", "coincidence", "contradiction")
 
 
 def relation_counts(page) -> dict[str, int]:
-    """The summary's counts of relations: {'holds': n, 'lesson': n, 'contradiction': n}."""
+    """The summary's counts of relations: {'holds': n, 'lesson': n, 'coincidence': n, 'contradiction': n}."""
     text = page.locator("[data-testid='stMain'] [data-testid='stMarkdownContainer']").filter(has_text=COUNTS).first
     match = COUNTS.search(text.inner_text())
     assert match, "no relation counts on the page"
-    return dict(zip(("holds", "lesson", "contradiction"), map(int, match.groups()), strict=True))
+    return dict(zip(VERDICTS, map(int, match.groups()), strict=True))
 
 
 # Vega (SVG renderer) gives every rect mark an aria-label "field: value; field: value; ...". Each facet

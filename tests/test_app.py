@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from apptest import badges, fresh_app, open_tab
 
-import rnnviz
-from rnnviz import PRESETS, Config, ConfigError, analyse
-from rnnviz.charts import h_n_blocks
+import dashboard.cached
+from rnnviz import PRESETS, Analysis, Config, ConfigError, analyse
+from rnnviz.anatomy import cells
 from rnnviz.config import MAX_LENGTH, MAX_SEQUENCES
 from rnnviz.report import make_report
 from rnnviz.snippet import make_snippet
@@ -32,17 +32,20 @@ SNIPPET_START = '"""Rebuild one rnnviz run'
 # Helpers: what the core says, and what the page shows
 
 
+# DESIGN.md's colour rule: (kind, holds) -> badge colour
+COLOURS = {
+    ("guaranteed", True): "green",
+    ("guaranteed", False): "red",
+    ("lesson", False): "gray",
+    ("lesson", True): "blue",
+}
+
+
 def core_badges(config: Config) -> dict[str, str]:
     """Relation id -> colour, from the core's JSON report, by DESIGN.md's colour rule."""
     result, _, relations = analyse(config)
     report = json.loads(json.dumps(make_report(result, relations)))
-    colours = {}
-    for rel in report["relations"]:
-        if rel["holds"] != rel["expected"]:
-            colours[rel["id"]] = "red"
-        else:
-            colours[rel["id"]] = "green" if rel["holds"] else "gray"
-    return colours
+    return {rel["id"]: COLOURS[rel["kind"], rel["holds"]] for rel in report["relations"]}
 
 
 def relation_badges(config: Config) -> dict[str, str]:
@@ -119,8 +122,9 @@ def test_default_page_renders_the_blog_view():
     at = fresh_app().run()
     assert_clean(at)
     assert_shapes(at, [8, 3, 5], [1, 3, 5])
-    assert "hold, as expected: 5] · :gray[lessons (do not hold, as expected): 1] · :gray[contradictions: 0]" in (
-        shapes_line(at)
+    assert (
+        ":green[guaranteed, hold: 5] · :gray[lessons: 1] · :blue[coincidences: 0] · :gray[contradictions: 0]"
+        in shapes_line(at)
     )
     assert at.session_state["preset"] == "single-uni"
     shown = badges(at)
@@ -138,14 +142,14 @@ def test_default_page_renders_the_blog_view():
 
 
 def test_a_contradiction_is_red_counted_and_named(monkeypatch):
-    original = rnnviz.analyse
+    original = dashboard.cached.analyse
 
     def with_a_bug(config):
         result, reference, relations = original(config)
         flipped = dataclasses.replace(relations[0], holds=not relations[0].holds)  # as if torch broke output-shape
-        return rnnviz.Analysis(result, reference, [flipped, *relations[1:]])
+        return Analysis(result, reference, [flipped, *relations[1:]])
 
-    monkeypatch.setattr(rnnviz, "analyse", with_a_bug)
+    monkeypatch.setattr(dashboard.cached, "analyse", with_a_bug)
     at = fresh_app().run()
     assert not at.exception
     assert badges(at)["output-shape"] == "red"
@@ -311,12 +315,18 @@ def test_url_value_the_controls_cannot_take_is_named_in_a_warning(params):
     [
         ({"hidden": "1"}, {"hidden": 1, "preset": "Custom"}),
         ({"embedding": "1"}, {"embedding": 1, "preset": "Custom"}),
-        ({"preset": "multi-bi", "layers": "1"}, {"layers": 1, "bidirectional": True, "preset": "Custom"}),
-        ({"preset": "single-bi", "bidirectional": "false"}, {"layers": 1, "bidirectional": False, "preset": "Custom"}),
+        ({"preset": "multi-bi", "layers": "1"}, {"layers": 1, "bidirectional": True, "preset": "single-bi"}),
+        ({"preset": "multi-bi", "layers": "1", "seed": "0"}, {"layers": 1, "seed": 0, "preset": "single-bi"}),
+        (
+            {"preset": "single-bi", "bidirectional": "false"},
+            {"layers": 1, "bidirectional": False, "preset": "single-uni"},
+        ),
     ],
-    ids=["hidden=1", "embedding=1", "multi-bi,layers=1", "single-bi,bidirectional=false"],
+    ids=["hidden=1", "embedding=1", "multi-bi,layers=1", "multi-bi,layers=1,seed=0", "single-bi,bidirectional=false"],
 )
 def test_url_value_equal_to_the_widget_default_opens_that_view(params, expected):
+    """A link's values are taken even where they equal a widget's default; a view that is exactly a preset is
+    shown as that preset."""
     at = fresh_app(**params).run()
     assert_clean(at)
     assert {key: at.session_state[key] for key in expected} == expected
@@ -398,14 +408,6 @@ BAD_INPUTS = {
         "proj must be smaller than hidden",
         {"cell": "lstm", "proj": 5},
     ),
-    "relu with LSTM": (
-        [("nonlinearity", "relu")],
-        Config(nonlinearity="relu"),
-        ("cell", "LSTM"),
-        "RNN",
-        "relu is only for the plain RNN cell",
-        {"cell": "lstm", "nonlinearity": "relu"},
-    ),
     "too long": (
         [],
         Config(),
@@ -449,15 +451,51 @@ def test_invalid_input_shows_the_error_and_keeps_the_last_good_view(case):
     assert badges(at) == core_badges(good.replace(**{key: fixed}))
 
 
-def test_invalid_link_shows_the_error_without_a_page():
-    at = fresh_app(sequences="a" * 100).run()
-    assert not at.exception
-    assert len(at.error) == 1
-    assert f"at most {MAX_LENGTH}" in unescape(at.error[0].value)
-    assert not badges(at)
+def test_invalid_link_value_is_named_and_the_rest_of_the_link_opens():
+    at = fresh_app(sequences="a" * 100, cell="LSTM").run()
+    assert_clean(at)
+    assert len(at.warning) == 1
+    assert f"at most {MAX_LENGTH}" in unescape(at.warning[0].value)
+    assert badges(at) == core_badges(Config(cell="lstm"))
     set_control(at, "sequences", "abc")
     assert_clean(at)
-    assert badges(at) == core_badges(Config(sequences=("abc",)))
+    assert badges(at) == core_badges(Config(sequences=("abc",), cell="lstm"))
+
+
+@pytest.mark.parametrize(
+    ("params", "dropped", "config"),
+    [
+        ({"proj": "3"}, "proj=3", Config()),
+        ({"cell": "GRU", "nonlinearity": "relu", "layers": "2"}, "nonlinearity=relu", Config(cell="gru", layers=2)),
+        ({"cell": "LSTM", "hidden": "2", "proj": "3"}, "proj=3", Config(cell="lstm", hidden=2)),
+    ],
+    ids=["proj-with-rnn", "relu-with-gru", "proj-over-hidden"],
+)
+def test_link_value_that_cannot_go_with_the_others_is_dropped(params, dropped, config):
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    assert len(at.warning) == 1 and dropped in unescape(at.warning[0].value)
+    assert badges(at) == core_badges(config)
+    at.number_input(key="seed").set_value(1).run()  # the dropped value does not come back from the URL
+    assert_clean(at)
+    assert badges(at) == core_badges(config.replace(seed=1))
+
+
+def test_controls_that_do_not_apply_are_disabled_with_the_reason():
+    at = fresh_app().run()
+    assert not at.selectbox(key="nonlinearity").disabled and at.number_input(key="proj").disabled
+    assert "Only the LSTM cell" in at.number_input(key="proj").help
+    set_control(at, "nonlinearity", "relu")
+    set_control(at, "cell", "LSTM")  # relu stays in the disabled control and does not count
+    assert_clean(at)
+    assert at.selectbox(key="nonlinearity").disabled and "Only the RNN cell" in at.selectbox(key="nonlinearity").help
+    assert badges(at) == core_badges(Config(cell="lstm"))
+    set_control(at, "proj", 3)
+    set_control(at, "cell", "GRU")  # proj 3 stays in the disabled control and does not count
+    assert_clean(at)
+    assert badges(at) == core_badges(Config(cell="gru"))
+    set_control(at, "cell", "RNN")
+    assert badges(at) == core_badges(Config(nonlinearity="relu"))
 
 
 # -----------------------------------------------------------------------------
@@ -489,22 +527,19 @@ def test_heatmap_outlines_exactly_the_h_n_cells(params):
     ]
     assert len(outlines) == 1
     result = analyse(config).result
-    marked = h_n_blocks(result)  # (T, B, D)
-    T, B, D = marked.shape
-    H = config.state_size
+    T, B, D, H = result.batch.max_length, len(config.sequences), config.directions, config.state_size
     assert len(data) == T * B * D * H
     shown = {
         (int(row.t), int(row.sequence.split()[0].removeprefix("b=")), DIRECTION_NAMES.index(row.direction))
         for row in data.itertuples()
         if row.h_n
     }
-    expected = {tuple(i) for i in marked.nonzero().tolist()}
-    assert shown == expected
-    assert data["h_n"].sum() == len(expected) * H
-    if config.packed:
-        # forward: each sequence's true last step; backward: step 0 (plus any coincidence the core finds).
-        assert {(n - 1, b, 0) for b, n in enumerate(result.batch.lengths)} <= shown
-        assert {(0, b, 1) for b in range(B)} <= shown
+    top = cells(result).query("in_output and h_n_row >= 0")
+    assert shown == set(zip(top.t, top.sequence, top.direction, strict=True))
+    assert data["h_n"].sum() == len(shown) * H
+    # forward: t = T-1, or each sequence's true last step when packed; backward: step 0. Never anything else.
+    ends = [(n if config.packed else T) - 1 for n in result.batch.lengths]
+    assert shown == {(t, b, 0) for b, t in enumerate(ends)} | {(0, b, 1) for b in range(B) if D == 2}
 
 
 @pytest.mark.parametrize(
@@ -603,7 +638,7 @@ def test_exported_snippet_runs(params, config, tmp_path):
     c_n = None if result.c_n is None else tuple(result.c_n.shape)
     shapes = f"output {tuple(result.output.shape)} h_n {tuple(result.h_n.shape)} c_n {c_n}"
     assert shapes in done.stdout
-    assert f"all {len(relations)} relations behave as expected" in done.stdout
+    assert f"all {sum(rel.expected for rel in relations)} guaranteed relations hold" in done.stdout
 
 
 # -----------------------------------------------------------------------------
@@ -612,13 +647,13 @@ def test_exported_snippet_runs(params, config, tmp_path):
 
 def test_unchanged_rerun_does_not_recompute(monkeypatch):
     calls = []
-    original = rnnviz.analyse
+    original = dashboard.cached.analyse
 
     def counting(config):
         calls.append(config)
         return original(config)
 
-    monkeypatch.setattr(rnnviz, "analyse", counting)
+    monkeypatch.setattr(dashboard.cached, "analyse", counting)
     at = fresh_app().run()
     assert_clean(at)
     assert calls == [Config()]

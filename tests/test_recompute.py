@@ -1,16 +1,13 @@
 """The hand recomputation: the cell equations, from the module's weights, give torch's numbers."""
 
-import warnings
-
 import pytest
 import torch
 from conftest import configs, time_major
 from hypothesis import given
-from torch import nn
 
 from rnnviz import Config, recompute, run
 from rnnviz.model import layer_by_layer
-from rnnviz.recompute import cell_step, gru_step, layer_weights, lstm_step, rnn_step
+from rnnviz.recompute import layer_weights
 
 ATOL = {"float32": 1e-5, "float64": 1e-10}
 
@@ -112,88 +109,3 @@ def test_layer_weights_strip_the_suffix():
     assert torch.equal(w["weight_ih"], result.weights["weight_ih_l1_reverse"])
     assert torch.equal(w["weight_hr"], result.weights["weight_hr_l1_reverse"])
     assert layer_weights(dict(result.weights), 0, 0)["bias_hh"] is result.weights["bias_hh_l0"]
-
-
-def test_cell_step_picks_the_equations():
-    assert cell_step(Config(cell="lstm")) is lstm_step
-    assert cell_step(Config(cell="gru")) is gru_step
-    relu = cell_step(Config(nonlinearity="relu"))
-    assert relu.func is rnn_step and relu.keywords == {"nonlinearity": "relu"}
-
-
-# -----------------------------------------------------------------------------
-# One step against torch's own cells, with the same weights
-
-
-def cell_weights(cell: nn.Module) -> dict:
-    return {name: p.detach() for name, p in cell.named_parameters()}
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_rnn_step_is_rnn_cell(dtype, nonlinearity):
-    torch.manual_seed(1)
-    cell = nn.RNNCell(3, 4, nonlinearity=nonlinearity).to(dtype)
-    x, h = torch.randn(5, 3, dtype=dtype), torch.randn(5, 4, dtype=dtype)
-    terms = rnn_step(x, h, None, cell_weights(cell), nonlinearity=nonlinearity)
-    with torch.no_grad():
-        expected = cell(x, h)
-    torch.testing.assert_close(terms["h"], expected, atol=1e-6 if dtype == torch.float32 else 1e-12, rtol=0)
-    w = cell_weights(cell)
-    torch.testing.assert_close(terms["x_part"], x @ w["weight_ih"].T + w["bias_ih"])
-    torch.testing.assert_close(terms["h_part"], h @ w["weight_hh"].T + w["bias_hh"])
-
-
-def test_rnn_step_default_is_tanh():
-    torch.manual_seed(2)
-    cell = nn.RNNCell(2, 3)
-    x, h = torch.randn(4, 2), torch.randn(4, 3)
-    with torch.no_grad():
-        torch.testing.assert_close(rnn_step(x, h, None, cell_weights(cell))["h"], cell(x, h), atol=1e-6, rtol=0)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_lstm_step_is_lstm_cell(dtype):
-    torch.manual_seed(3)
-    cell = nn.LSTMCell(3, 4).to(dtype)
-    x, h, c = torch.randn(5, 3, dtype=dtype), torch.randn(5, 4, dtype=dtype), torch.randn(5, 4, dtype=dtype)
-    terms = lstm_step(x, h, c, cell_weights(cell))
-    with torch.no_grad():
-        h1, c1 = cell(x, (h, c))
-    atol = 1e-6 if dtype == torch.float32 else 1e-12
-    torch.testing.assert_close(terms["h"], h1, atol=atol, rtol=0)
-    torch.testing.assert_close(terms["c"], c1, atol=atol, rtol=0)
-    assert set(terms) == {"i", "f", "g", "o", "c", "h"}
-    for gate in ("i", "f", "o"):
-        assert ((terms[gate] > 0) & (terms[gate] < 1)).all()
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_lstm_step_with_projection_is_one_step_of_lstm(dtype):
-    """LSTMCell has no proj_size: compare with one time step of nn.LSTM(proj_size=2)."""
-    torch.manual_seed(4)
-    lstm = nn.LSTM(3, 5, proj_size=2).to(dtype)
-    x, h, c = torch.randn(4, 3, dtype=dtype), torch.randn(4, 2, dtype=dtype), torch.randn(4, 5, dtype=dtype)
-    w = {name.removesuffix("_l0"): p.detach() for name, p in lstm.named_parameters()}
-    terms = lstm_step(x, h, c, w)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, (h1, c1) = lstm(x.unsqueeze(0), (h.unsqueeze(0), c.unsqueeze(0)))
-    atol = 1e-6 if dtype == torch.float32 else 1e-12
-    torch.testing.assert_close(terms["h"], h1[0], atol=atol, rtol=0)
-    torch.testing.assert_close(terms["c"], c1[0], atol=atol, rtol=0)
-    assert terms["h_unprojected"].shape == (4, 5) and terms["h"].shape == (4, 2)
-    torch.testing.assert_close(terms["h"], terms["h_unprojected"] @ w["weight_hr"].T)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_gru_step_is_gru_cell(dtype):
-    torch.manual_seed(5)
-    cell = nn.GRUCell(3, 4).to(dtype)
-    x, h = torch.randn(5, 3, dtype=dtype), torch.randn(5, 4, dtype=dtype)
-    terms = gru_step(x, h, None, cell_weights(cell))
-    with torch.no_grad():
-        expected = cell(x, h)
-    torch.testing.assert_close(terms["h"], expected, atol=1e-6 if dtype == torch.float32 else 1e-12, rtol=0)
-    assert set(terms) == {"r", "z", "n", "h"}
-    torch.testing.assert_close(terms["h"], (1 - terms["z"]) * terms["n"] + terms["z"] * h)

@@ -12,7 +12,7 @@ from rnnviz.relations import check_relations
 from rnnviz.report import make_report, report_json, shape
 
 TOP_KEYS = {"config", "device", "vocab", "lengths", "shapes", "relations"}
-RELATION_KEYS = ["id", "statement", "expression", "expected", "holds", "comparison", "max_abs_diff"]
+RELATION_KEYS = ["id", "kind", "verdict", "statement", "expression", "expected", "holds", "comparison", "max_abs_diff"]
 
 
 def round_trip(report: dict) -> dict:
@@ -50,6 +50,8 @@ def test_report_contract(config):
         assert entry["comparison"] in ("exact", "allclose")
         assert entry["max_abs_diff"] is None or isinstance(entry["max_abs_diff"], float)
         assert (entry["expected"], entry["holds"], entry["max_abs_diff"]) == (rel.expected, rel.holds, rel.max_abs_diff)
+        assert (entry["kind"], entry["verdict"]) == (rel.kind, rel.verdict)
+        assert entry["expected"] == (entry["kind"] == "guaranteed")
     assert "tensors" not in report
 
 

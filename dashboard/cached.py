@@ -1,0 +1,24 @@
+"""Cached core calls, keyed by the (frozen, hashable) Config, shared by every session and never mutated."""
+
+import streamlit as st
+
+from rnnviz import Config, analyse
+from rnnviz.cache import TensorCache
+from rnnviz.config import CACHE_BYTES, CACHE_ENTRIES
+from rnnviz.model import layer_by_layer
+
+
+@st.cache_resource(show_spinner=False)
+def server_cache() -> TensorCache:
+    """The analyses and layer outputs of recent configs: one cache per server, bounded in entries and bytes."""
+    return TensorCache(max_entries=CACHE_ENTRIES, max_bytes=CACHE_BYTES)
+
+
+def analysis(config: Config):
+    """The run, its hand recomputation and its relations."""
+    return server_cache().get(("analysis", config), lambda: analyse(config))
+
+
+def layers(config: Config):
+    """Torch's own output of every layer, for the unrolled step."""
+    return server_cache().get(("layers", config), lambda: layer_by_layer(analysis(config).result))

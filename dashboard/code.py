@@ -1,0 +1,30 @@
+"""The Code & downloads tab: the standalone script, the JSON report and every tensor as CSV."""
+
+from functools import partial
+
+import streamlit as st
+
+from rnnviz import tables
+from rnnviz.report import report_json
+from rnnviz.snippet import make_snippet
+
+MIME_TYPES = {"py": "text/x-python", "json": "application/json", "csv": "text/csv"}
+
+
+def code_ui(config, analysis):
+    """The exported snippet, and the downloads (built when clicked)."""
+    result, relations = analysis.result, analysis.relations
+    code = make_snippet(result, relations)
+    st.caption(
+        "Standalone: needs torch only. It rebuilds this batch and model, prints the shapes, asserts every "
+        "guaranteed relation and prints each lesson's outcome; same device and dtype give the same numbers, bit for "
+        "bit."
+    )
+    report = partial(report_json, result, relations, tensors=True)
+    downloads = [("snippet .py", code, "rnnviz_snippet.py"), ("report .json", report, "rnnviz_report.json")]
+    for name, frame in tables.tensor_frames(result).items():
+        downloads.append((f"{name} .csv", partial(frame.to_csv, index=False), f"{name}.csv"))
+    for col, (label, data, file_name) in zip(st.columns(len(downloads)), downloads, strict=True):
+        mime = MIME_TYPES[file_name.rsplit(".", 1)[1]]
+        col.download_button(label, data, file_name, mime, on_click="ignore")  # a download changes nothing here
+    st.code(code, language="python", line_numbers=True)

@@ -1,0 +1,72 @@
+"""The Relations tab, and the summary above the tabs: a badge per relation, what is true, the claim evaluated."""
+
+import streamlit as st
+
+from dashboard.markdown import plain
+
+ICONS = {
+    "holds": ":material/check:",
+    "lesson": ":material/school:",
+    "coincidence": ":material/casino:",
+    "contradiction": ":material/error:",
+}
+VERDICT_WORDS = {
+    "holds": "guaranteed · holds",
+    "lesson": "lesson · the claim fails here, as it usually does",
+    "coincidence": "lesson · the claim holds here only by coincidence",
+    "contradiction": "guaranteed · FAILS: this contradicts PyTorch's documented behaviour",
+}
+CLAIM_WORDS = {
+    "holds": "Checked, and true:",
+    "lesson": "The tempting claim, checked (False here):",
+    "coincidence": "The tempting claim, checked (True here, by coincidence):",
+    "contradiction": "Checked, and FALSE:",
+}
+
+
+def summary_ui(result, relations):
+    """The shapes; how many relations hold, are lessons or coincidences; any contradiction, loudly."""
+    c = result.config
+    shapes = f"`output` {list(result.output.shape)} · `h_n` {list(result.h_n.shape)}"
+    if result.c_n is not None:
+        shapes += f" · `c_n` {list(result.c_n.shape)}"
+    count = {v: [r.id for r in relations if r.verdict == v] for v in ICONS}
+    bad = count["contradiction"]
+    st.markdown(
+        f"{shapes} · L = {c.layers}, D = {c.directions}, B = {len(c.sequences)}, H = {c.state_size}\n\n"
+        f"**:green[guaranteed, hold: {len(count['holds'])}] · :gray[lessons: {len(count['lesson'])}] · "
+        f":blue[coincidences: {len(count['coincidence'])}] · :{'red' if bad else 'gray'}[contradictions: {len(bad)}]**"
+    )
+    if bad:
+        st.error(f"Contradiction: {', '.join(bad)} did not do what PyTorch documents. This is a bug worth reporting.")
+
+
+def per_sequence_text(rel) -> str:
+    """Which sequences the claim holds for, where it splits (b=0 ✓ · b=1 ✗), else empty."""
+    if rel.per_sequence is None or len(set(rel.per_sequence)) < 2:
+        return ""
+    return " · ".join(f"b={b} {'✓' if ok else '✗'}" for b, ok in enumerate(rel.per_sequence))
+
+
+def relation_markdown(rel) -> str:
+    """One relation as one Markdown block: badge, verdict, what is true, the claim evaluated, why."""
+    diff = ""
+    if rel.max_abs_diff is not None:
+        diff = " · max abs diff " + ("0 (exactly equal)" if rel.max_abs_diff == 0 else f"{rel.max_abs_diff:.3g}")
+    lines = [
+        f":{rel.colour}-badge[{ICONS[rel.verdict]} {rel.id}] :small[:gray[{VERDICT_WORDS[rel.verdict]} · "
+        f"{rel.comparison}{diff}]]",
+        plain(rel.statement),
+        f":small[{CLAIM_WORDS[rel.verdict]}]\n```python\n{rel.expression}\n```",
+    ]
+    split = per_sequence_text(rel)
+    if split:
+        lines.append(f":small[per sequence: {split}]")
+    lines.append(f":small[:gray[{plain(rel.why)}]]")
+    return "\n\n".join(lines)
+
+
+def relations_ui(config, analysis):
+    """One block per relation (a single element each: the page has many and reruns often)."""
+    for rel in analysis.relations:
+        st.markdown(relation_markdown(rel))

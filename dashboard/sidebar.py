@@ -1,0 +1,141 @@
+"""The sidebar: presets and every control, bound to the URL; a link opens the view it names."""
+
+import streamlit as st
+import torch
+
+from rnnviz import PRESETS, Config, ConfigError
+from rnnviz.cells import CELLS
+from rnnviz.config import DTYPES, MAX_EMBEDDING, MAX_HIDDEN, MAX_LAYERS, MAX_SEED, NONLINEARITIES, parse_sequences
+from rnnviz.links import CONFIG_KEYS, parse_link
+
+CUSTOM = "Custom"
+PRESET_KEYS = tuple(k for k in CONFIG_KEYS if k != "device")  # a preset never moves you off your device
+DEVICES = ["auto", "cpu", "cuda"] if torch.cuda.is_available() else ["auto", "cpu"]
+NUMBER_BOUNDS = {
+    "layers": (1, MAX_LAYERS),
+    "seed": (0, MAX_SEED),
+    "hidden": (1, MAX_HIDDEN),
+    "embedding": (1, MAX_EMBEDDING),
+    "proj": (0, MAX_HIDDEN - 1),
+}
+CELL_BY_LABEL = {cell.label: cell for cell in CELLS.values()}
+
+
+def widget_values(config: Config) -> dict:
+    """A config as the widgets hold it (the cell's label, one sequence per line)."""
+    values = {k: getattr(config, k) for k in CONFIG_KEYS}
+    values["sequences"] = "\n".join(config.sequences)
+    values["cell"] = CELLS[config.cell].label
+    return values
+
+
+def apply_preset():
+    """Callback: the chosen preset sets every control it fixes."""
+    if st.session_state.preset != CUSTOM:
+        values = widget_values(PRESETS[st.session_state.preset])
+        st.session_state.update({k: values[k] for k in PRESET_KEYS})
+
+
+def mark_custom_if_moved():
+    """A control moved off the preset makes the preset Custom (before the selectbox is drawn)."""
+    name = st.session_state.preset
+    if name != CUSTOM:
+        values = widget_values(PRESETS[name])
+        if any(st.session_state.get(k) != values[k] for k in PRESET_KEYS):
+            st.session_state.preset = CUSTOM
+
+
+def open_link(tabs) -> list[str]:
+    """First run: the link's view goes into the controls. Returns `key=value: why` for each value dropped.
+
+    The core parses and validates the link; a dropped value also leaves the URL, so that no widget reads it.
+    """
+    link = parse_link(st.query_params.to_dict())
+    dropped = dict(link.ignored)
+    tab = link.rest.get("tab")
+    if tab is not None and tab not in tabs:
+        dropped["tab"] = f"tab={tab}: one of {', '.join(tabs)}"
+    preset = link.preset or CUSTOM
+    unbound = set(dropped) | ({"preset"} if st.query_params.get("preset", preset) != preset else set())
+    for key in unbound:  # the URL no longer claims these values...
+        del st.query_params[key]
+    st.session_state.update({**widget_values(link.config), "preset": preset})
+    st.session_state.unbound = unbound  # ...and on this first run only, their widgets would still read them
+    return list(dropped.values())
+
+
+def bind(key: str) -> str | None:
+    """Bound to the URL, except on a link's first run where the link's value for it was dropped."""
+    return None if key in st.session_state.get("unbound", ()) else "query-params"
+
+
+def number_ui(container, label: str, key: str, **kwargs):
+    """A number input bound to the URL, whose default is rnnviz's (the URL leaves out a value equal to it)."""
+    low, high = NUMBER_BOUNDS[key]
+    container.number_input(label, low, high, getattr(Config(), key), key=key, bind=bind(key), **kwargs)
+
+
+def controls_ui() -> tuple[Config | None, str | None]:
+    """The sidebar; returns the config, or None and the reason it is invalid."""
+    sb = st.sidebar
+    sb.title("rnnviz")
+    sb.selectbox(
+        "Preset (the blog's four sections)",
+        [CUSTOM, *PRESETS],
+        key="preset",
+        on_change=apply_preset,
+        bind=bind("preset"),
+        help="Walk through single/multi-layer, uni/bi-directional step by step.",
+    )
+    sb.text_area("Sequences, one per line", key="sequences", bind=bind("sequences"), height=110)
+    cell = CELL_BY_LABEL[sb.selectbox("Cell", list(CELL_BY_LABEL), key="cell", bind=bind("cell"))]
+    sb.selectbox(
+        "Nonlinearity",
+        NONLINEARITIES,
+        key="nonlinearity",
+        bind=bind("nonlinearity"),
+        disabled=not cell.has_nonlinearity,
+        help=None if cell.has_nonlinearity else f"Only the RNN cell has it: {cell.label}'s gates are fixed.",
+    )
+    left, right = sb.columns(2)
+    number_ui(left, "Layers", "layers")
+    number_ui(right, "Seed", "seed")
+    number_ui(left, "Hidden size", "hidden")
+    number_ui(right, "Embedding size", "embedding")
+    number_ui(
+        left,
+        "proj_size",
+        "proj",
+        disabled=not cell.has_cell_state,
+        help="0: no projection. Must be smaller than the hidden size."
+        if cell.has_cell_state
+        else f"Only the LSTM cell has a projection, not {cell.label}.",
+    )
+    sb.toggle("Bidirectional", key="bidirectional", bind=bind("bidirectional"))
+    sb.toggle("batch_first", key="batch_first", bind=bind("batch_first"))
+    sb.toggle("Packed (pack_padded_sequence)", key="packed", bind=bind("packed"))
+    left, right = sb.columns(2)
+    left.selectbox("Device", DEVICES, key="device", bind=bind("device"))
+    right.selectbox("dtype", DTYPES, key="dtype", bind=bind("dtype"))
+    if "cuda" not in DEVICES:
+        sb.caption("cuda is not offered: this server has no CUDA GPU.")
+    s = st.session_state
+    try:
+        config = Config(
+            sequences=parse_sequences(s.sequences),
+            cell=cell.name,
+            nonlinearity=s.nonlinearity if cell.has_nonlinearity else "tanh",
+            layers=s.layers,
+            bidirectional=s.bidirectional,
+            hidden=s.hidden,
+            embedding=s.embedding,
+            proj=s.proj if cell.has_cell_state else 0,
+            batch_first=s.batch_first,
+            packed=s.packed,
+            seed=s.seed,
+            device=s.device,
+            dtype=s.dtype,
+        )
+    except ConfigError as error:
+        return None, str(error)
+    return config, None

@@ -1,0 +1,74 @@
+"""Links: a dashboard URL's parameters -> the Config they describe, and every value that had to be dropped.
+
+Pure: the dashboard only applies the result. Every value is checked by Config itself (the one source of limits
+and choices), one at a time in Config's field order, so a value that cannot go with the ones before it (proj=3
+with the RNN cell) is dropped and named, and the rest of the link still opens.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rnnviz.config import PRESETS, Config, ConfigError, parse_sequences, preset_of
+from rnnviz.model import resolve_device
+
+CONFIG_KEYS = tuple(field.name for field in dataclasses.fields(Config))
+MAX_SHOWN = 80  # characters of a dropped value quoted back
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a link opens."""
+
+    config: Config
+    preset: str | None  # the preset the config is exactly (device aside), else None: a custom view
+    ignored: Mapping[str, str]  # key -> "key=value: why", for every value that was dropped
+    rest: Mapping[str, str]  # the parameters that are not the config's (the open tab, ...), for the app
+
+
+def parse_link(params: Mapping[str, str]) -> Link:
+    """The config a link describes: its preset (or the default) with each of its values that Config accepts."""
+    ignored = {}
+    name = params.get("preset", "")
+    if name in PRESETS:
+        config = PRESETS[name]
+    else:
+        config = Config()
+        if name and name != "Custom":
+            ignored["preset"] = _dropped("preset", name, f"one of {', '.join(PRESETS)} or Custom")
+    for key in CONFIG_KEYS:
+        if key not in params:
+            continue
+        try:
+            candidate = config.replace(**{key: field_value(key, params[key])})
+            resolve_device(candidate.device)
+        except (ConfigError, ValueError) as error:
+            ignored[key] = _dropped(key, params[key], str(error))
+            continue
+        config = candidate
+    rest = {key: value for key, value in params.items() if key not in CONFIG_KEYS and key != "preset"}
+    return Link(config, None if name == "Custom" else preset_of(config), ignored, rest)
+
+
+def field_value(key: str, text: str):
+    """A link's text as the Config field's value: numbers as Streamlit reads them (2.7 -> 2), true/false."""
+    default = getattr(Config(), key)
+    if key == "sequences":
+        return parse_sequences(text)
+    if key == "cell":
+        return text.lower()  # the dashboard shows LSTM, the command line says lstm
+    if isinstance(default, bool):
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"{key} must be true or false")
+        return text.lower() == "true"
+    if isinstance(default, int):
+        try:
+            return int(float(text))
+        except (ValueError, OverflowError):  # not a number, nan, inf
+            raise ValueError(f"{key} must be a whole number") from None
+    return text
+
+
+def _dropped(key: str, text: str, why: str) -> str:
+    shown = text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+    return f"{key}={shown}: {why}"

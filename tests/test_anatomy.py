@@ -1,0 +1,80 @@
+"""The anatomy contract: every state's position, checked against torch's own tensors (never by equal values)."""
+
+import pytest
+import torch
+from conftest import configs, time_major
+from hypothesis import given
+
+from rnnviz import Config, run
+from rnnviz.anatomy import COLUMNS, cells, output_index, state_name
+from rnnviz.batch import PAD
+from rnnviz.model import layer_by_layer
+
+
+@given(configs())
+def test_marks_sit_where_torch_put_the_numbers(config):
+    result = run(config)
+    frame = cells(result)
+    L, D, B, H = config.layers, config.directions, len(config.sequences), config.state_size
+    T = result.batch.max_length
+    assert tuple(frame.columns) == COLUMNS
+    assert len(frame) == B * L * D * T
+    layers = layer_by_layer(result)  # torch's own output of every layer, (T, B, D*H)
+    out = time_major(result.output, config.batch_first)  # (T, B, D*H)
+    for row in frame.itertuples():
+        state = layers[row.layer][row.t, row.sequence, row.direction * H : (row.direction + 1) * H]
+        if row.h_n_row >= 0:
+            assert row.h_n_row == row.layer * D + row.direction
+            assert torch.equal(state, result.h_n[row.h_n_row, row.sequence])
+        if row.in_output:
+            assert row.layer == L - 1 and row.computed
+            assert torch.equal(out[row.t, row.sequence, row.direction * H : (row.direction + 1) * H], state)
+        if not row.computed:
+            assert config.packed and row.padding
+            assert not out[row.t, row.sequence].any()
+    # each (layer, direction, sequence) has exactly one h_n row, and every row of h_n is taken once per sequence
+    marked = frame[frame.h_n_row >= 0]
+    assert len(marked) == L * D * B
+    assert sorted(set(zip(marked.h_n_row, marked.sequence, strict=True))) == [
+        (k, b) for k in range(L * D) for b in range(B)
+    ]
+
+
+@given(configs())
+def test_positions_follow_the_rules(config):
+    result = run(config)
+    frame = cells(result)
+    T = result.batch.max_length
+    for row in frame.itertuples():
+        n = result.batch.lengths[row.sequence]
+        assert row.padding == (row.t >= n)
+        assert (row.token == PAD) == row.padding
+        assert row.computed == (not (config.packed and row.t >= n))
+        end = 0 if row.direction == 1 else (n - 1 if config.packed else T - 1)
+        assert (row.h_n_row >= 0) == (row.t == end)
+
+
+def test_marks_are_positions_even_where_values_repeat():
+    """A dead ReLU makes every state 0: equal values everywhere, yet h_n is marked at one step per direction."""
+    config = next(
+        c
+        for seed in range(200)
+        if not run(c := Config(nonlinearity="relu", hidden=1, embedding=1, seed=seed)).output.any()
+    )
+    frame = cells(run(config))
+    assert (frame.h_n_row >= 0).sum() == len(config.sequences)
+    assert set(frame[frame.h_n_row >= 0].t) == {7}
+
+
+def test_one_time_step_marks_both_directions_at_t_0():
+    frame = cells(run(Config(sequences=("a", "b"), bidirectional=True, layers=2)))
+    assert (frame.t == 0).all()
+    assert sorted(frame.h_n_row) == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_index_names(batch_first):
+    config = Config(bidirectional=True, layers=2, batch_first=batch_first)
+    assert output_index(config, 5, 1, 1) == ("output[1, 5, 5:10]" if batch_first else "output[5, 1, 5:10]")
+    assert state_name(config, 1, 1) == "h_n[3]: layer 1 backward"
+    assert state_name(config, 0, 0) == "h_n[0]: layer 0 forward"

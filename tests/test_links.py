@@ -1,0 +1,84 @@
+"""Links: any URL parameters give a valid Config; what Config accepts is taken, everything else is named."""
+
+from conftest import configs
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from rnnviz import PRESETS, Config
+from rnnviz.cells import CELLS
+from rnnviz.links import CONFIG_KEYS, field_value, parse_link
+
+
+def link_params(config: Config) -> dict[str, str]:
+    """A config as the dashboard's bound widgets write it into the URL."""
+    params = {}
+    for key in CONFIG_KEYS:
+        value = getattr(config, key)
+        if key == "sequences":
+            params[key] = "\n".join(value)
+        elif key == "cell":
+            params[key] = CELLS[value].label
+        elif isinstance(value, bool):
+            params[key] = str(value).lower()
+        else:
+            params[key] = str(value)
+    return params
+
+
+@given(configs())
+def test_a_views_link_opens_that_view(config):
+    assume(not any("\n" in s or s.endswith("\r") for s in config.sequences))  # one sequence per line
+    link = parse_link(link_params(config))
+    assert link.config == config
+    assert dict(link.ignored) == {}
+
+
+def test_presets_and_custom():
+    assert parse_link({}).preset == "single-uni"
+    assert parse_link({"preset": "multi-bi"}).config == PRESETS["multi-bi"]
+    assert parse_link({"preset": "multi-bi", "hidden": "6"}).preset is None  # changed: a custom view
+    assert parse_link({"preset": "multi-bi", "layers": "1"}).preset == "single-bi"  # exactly that preset
+    assert parse_link({"preset": "Custom"}).preset is None
+    assert parse_link({"preset": "multi-bi", "device": "cpu"}).preset == "multi-bi"  # a preset never sets the device
+    assert set(parse_link({"preset": "nope"}).ignored) == {"preset"}
+
+
+def test_a_value_that_cannot_go_with_the_others_is_dropped_and_named():
+    link = parse_link({"cell": "GRU", "nonlinearity": "relu", "proj": "2", "layers": "3"})
+    assert link.config == Config(cell="gru", layers=3)
+    assert set(link.ignored) == {"nonlinearity", "proj"}
+    assert "nonlinearity=relu: nonlinearity relu is only for the plain RNN cell" in link.ignored["nonlinearity"]
+    assert link.ignored["proj"].startswith("proj=2: proj (proj_size) is only for the LSTM cell")
+    link = parse_link({"cell": "LSTM", "hidden": "2", "proj": "3"})
+    assert (link.config.hidden, link.config.proj, list(link.ignored)) == (2, 0, ["proj"])
+
+
+def test_spellings_streamlit_reads_are_taken():
+    link = parse_link({"layers": "03", "seed": "2.7", "bidirectional": "True", "cell": "lstm"})
+    assert (link.config.layers, link.config.seed, link.config.bidirectional, link.config.cell) == (3, 2, True, "lstm")
+    assert dict(link.ignored) == {}
+
+
+def test_numbers_that_are_no_whole_numbers_are_named():
+    link = parse_link({"layers": "inf", "hidden": "nan", "seed": "abc", "embedding": "9" * 400})
+    assert link.config == Config()
+    assert set(link.ignored) == {"layers", "hidden", "seed", "embedding"}
+    assert link.ignored["layers"] == "layers=inf: layers must be a whole number"
+    assert link.ignored["embedding"].endswith("…: embedding must be a whole number")
+    assert len(link.ignored["embedding"]) < 200  # a long value is quoted back cut
+
+
+def test_other_parameters_are_left_to_the_app():
+    link = parse_link({"tab": "Batch", "ask": "true", "layers": "2"})
+    assert dict(link.rest) == {"tab": "Batch", "ask": "true"}
+
+
+@given(st.dictionaries(st.sampled_from([*CONFIG_KEYS, "preset", "tab"]), st.text(max_size=30), max_size=8))
+def test_any_parameters_give_a_valid_config_and_name_what_they_drop(params):
+    link = parse_link(params)
+    assert isinstance(link.config, Config)  # valid by construction
+    for key in set(params) & set(CONFIG_KEYS):  # each value is either taken as it reads, or named
+        assert key in link.ignored or getattr(link.config, key) == field_value(key, params[key]), key
+    for key, message in link.ignored.items():
+        assert message.startswith(f"{key}=")
+    assert set(link.rest) == set(params) - {*CONFIG_KEYS, "preset"}
