@@ -129,7 +129,7 @@ def layer_by_layer(result: RunResult) -> tuple[torch.Tensor, ...]:
         rnn.load_state_dict(
             {name: result.weights[name.replace("_l0", f"_l{layer}")] for name, _ in rnn.named_parameters()}
         )
-        with torch.no_grad():
+        with contract_threads(), torch.no_grad():
             x, _ = forward(rnn, x, result.batch.lengths, c.packed)  # (T, B, D*H)
         outputs.append(x)
     return tuple(outputs)
