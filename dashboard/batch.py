@@ -5,9 +5,9 @@ import streamlit as st
 from rnnviz import tables
 
 
-def batch_ui(config, analysis):
+def batch_ui(view):
     """The blog's initial setup: sequences, vocabulary, ids, padding, shapes."""
-    result = analysis.result
+    config, result = view.config, view.analysis.result
     b = result.batch
     T, B = b.max_length, len(b.sequences)
     st.markdown(
@@ -15,8 +15,8 @@ def batch_ui(config, analysis):
         f"input `{list(b.padded.shape)}` ({'[B, T], batch_first' if config.batch_first else '[T, B], time-major'}) "
         f"→ `nn.Embedding` → embedded `{list(result.embedded.shape)}`."
     )
-    left, right = st.columns([3, 1])
-    left.dataframe(tables.sequences_frame(b), hide_index=True, width="stretch")
-    right.dataframe(tables.vocab_frame(b), hide_index=True, width="stretch", height=250)
+    st.dataframe(tables.sequences_frame(b), hide_index=True, width="stretch")
+    st.caption("The vocabulary: each token and its id")
+    st.dataframe(tables.vocab_frame(b), width="stretch")
     st.caption("Padded ids, as they enter nn.Embedding")
     st.dataframe(tables.padded_frame(b), width="stretch")

@@ -3,35 +3,66 @@
 import streamlit as st
 
 from dashboard import cached
-from rnnviz.tables import DIRECTION_NAMES, trace_frame
+from rnnviz.anatomy import places
+from rnnviz.tables import DIRECTION_NAMES, trace_frames
 from rnnviz.trace import latex_vector, step_exists, trace_step
 
 PICKS = ("hand_t", "hand_layer", "hand_direction", "hand_sequence")
 
 
+def pick_bounds(config) -> dict[str, int]:
+    """The largest value of each numeric pick for a config (the direction is a name)."""
+    T = max(len(s) for s in config.sequences)
+    return {"hand_t": T - 1, "hand_layer": config.layers - 1, "hand_sequence": len(config.sequences) - 1}
+
+
+def clamp_picks(config):
+    """Picks that the config no longer has move to the nearest that exists (the top layer first)."""
+    s = st.session_state
+    for key, high in pick_bounds(config).items():
+        s[key] = min(s.get(key, high if key == "hand_layer" else 0), high)
+    if s.get("hand_direction") not in DIRECTION_NAMES[: config.directions]:
+        s.hand_direction = DIRECTION_NAMES[0]
+
+
+def step_by(delta: int, high: int):
+    """Callback: the previous or next time step."""
+    st.session_state.hand_t = min(max(st.session_state.hand_t + delta, 0), high)
+
+
+def where_markdown(result, t: int, layer: int, d: int, b: int) -> str:
+    """Where this state sits: output[...] and/or h_n[k, b], or neither."""
+    found = places(result, b, layer, d, t)
+    if not found:
+        return "This state is in neither `output` (a lower layer) nor `h_n` (not where its direction ends)."
+    return "This state is " + " and ".join(f"`{p}`" for p in found) + "."
+
+
 @st.fragment
-def by_hand_ui(config, analysis):
+def by_hand_ui(view):
     """Pick t, layer, direction and sequence (a fragment: only this part reruns when a pick changes)."""
-    result, reference = analysis.result, analysis.reference
-    T, B = result.batch.max_length, len(config.sequences)
-    for key, high in zip(PICKS, (T - 1, config.layers - 1, config.directions - 1, B - 1), strict=True):
-        default = high if key == "hand_layer" else 0  # the top layer first: the one output shows
-        st.session_state[key] = min(st.session_state.get(key, default), high)  # the config may have shrunk since
-    cols = st.columns(4)
-    t = cols[0].number_input("time step t", 0, T - 1, key="hand_t")
-    layer = cols[1].number_input("layer", 0, config.layers - 1, key="hand_layer")
-    direction = cols[2].selectbox(
-        "direction", range(config.directions), key="hand_direction", format_func=lambda d: DIRECTION_NAMES[d]
+    config, result, reference = view.config, view.analysis.result, view.analysis.reference
+    clamp_picks(config)
+    T = result.batch.max_length
+    cols = st.columns([3, 3, 3, 3, 2, 2], vertical_alignment="bottom")
+    t = cols[0].number_input("time step t", 0, T - 1, key="hand_t", bind="query-params")
+    layer = cols[1].number_input("layer", 0, config.layers - 1, key="hand_layer", bind="query-params")
+    name = cols[2].selectbox(
+        "direction", DIRECTION_NAMES[: config.directions], key="hand_direction", bind="query-params"
     )
-    b = cols[3].selectbox(
-        "sequence", range(B), key="hand_sequence", format_func=lambda i: f"b={i}: {result.batch.sequences[i]}"
-    )
+    b = cols[3].number_input("sequence b", 0, len(config.sequences) - 1, key="hand_sequence", bind="query-params")
+    cols[4].button("◀ t-1", on_click=step_by, args=(-1, T - 1), disabled=t == 0, width="stretch")
+    cols[5].button("t+1 ▶", on_click=step_by, args=(1, T - 1), disabled=t == T - 1, width="stretch")
+    direction = DIRECTION_NAMES.index(name)
+    st.caption(f"b={b}: {result.batch.sequences[b]!r}, {result.batch.lengths[b]} characters of T = {T}")
     if not step_exists(result, t, b):
         st.info(
             f"Sequence b={b} has only {result.batch.lengths[b]} characters and the batch is packed: the "
             f"layer never runs step {t} for it, and output there is padding (0)."
         )
         return
+    if view.reveal:
+        st.markdown(where_markdown(result, t, layer, direction, b))
     tr = trace_step(result, reference, cached.layers(config), t, layer, direction, b)
     for line in tr.equations:
         st.latex(line)
@@ -43,4 +74,5 @@ def by_hand_ui(config, analysis):
         + r"\end{aligned}"
     )
     st.markdown(f"By hand vs torch (`{tr.torch_source}`): max abs difference **{tr.max_abs_diff:.3g}**.")
-    st.dataframe(trace_frame(tr), width="stretch")
+    for frame in trace_frames(tr, config):
+        st.dataframe(frame, width="stretch")

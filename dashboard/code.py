@@ -11,9 +11,9 @@ from rnnviz.snippet import make_snippet
 MIME_TYPES = {"py": "text/x-python", "json": "application/json", "csv": "text/csv"}
 
 
-def code_ui(config, analysis):
+def code_ui(view):
     """The exported snippet, and the downloads (built when clicked)."""
-    result, relations = analysis.result, analysis.relations
+    result, relations = view.analysis.result, view.analysis.relations
     code = make_snippet(result, relations)
     st.caption(
         "Standalone: needs torch only. It rebuilds this batch and model, prints the shapes, asserts every "

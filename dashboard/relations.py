@@ -24,17 +24,20 @@ CLAIM_WORDS = {
 }
 
 
-def summary_ui(result, relations):
-    """The shapes; how many relations hold, are lessons or coincidences; any contradiction, loudly."""
+def summary_ui(result, relations, reveal: bool):
+    """The shapes; how many relations hold, are lessons or coincidences (once revealed); any contradiction, loudly."""
     c = result.config
     shapes = f"`output` {list(result.output.shape)} · `h_n` {list(result.h_n.shape)}"
     if result.c_n is not None:
         shapes += f" · `c_n` {list(result.c_n.shape)}"
     count = {v: [r.id for r in relations if r.verdict == v] for v in ICONS}
     bad = count["contradiction"]
+    sizes = f"{shapes} · L = {c.layers}, D = {c.directions}, B = {len(c.sequences)}, H = {c.state_size}"
+    if not reveal:
+        st.markdown(sizes)
+        return
     st.markdown(
-        f"{shapes} · L = {c.layers}, D = {c.directions}, B = {len(c.sequences)}, H = {c.state_size}\n\n"
-        f"**:green[guaranteed, hold: {len(count['holds'])}] · :gray[lessons: {len(count['lesson'])}] · "
+        f"{sizes} · **:green[guaranteed, hold: {len(count['holds'])}] · :gray[lessons: {len(count['lesson'])}] · "
         f":blue[coincidences: {len(count['coincidence'])}] · :{'red' if bad else 'gray'}[contradictions: {len(bad)}]**"
     )
     if bad:
@@ -66,7 +69,10 @@ def relation_markdown(rel) -> str:
     return "\n\n".join(lines)
 
 
-def relations_ui(config, analysis):
+def relations_ui(view):
     """One block per relation (a single element each: the page has many and reruns often)."""
-    for rel in analysis.relations:
+    if not view.reveal:
+        st.info("Answer the question above first: the verdicts stay hidden until then.")
+        return
+    for rel in view.analysis.relations:
         st.markdown(relation_markdown(rel))

@@ -3,10 +3,12 @@
 import streamlit as st
 import torch
 
+from dashboard.by_hand import pick_bounds
 from rnnviz import PRESETS, Config, ConfigError
 from rnnviz.cells import CELLS
 from rnnviz.config import DTYPES, MAX_EMBEDDING, MAX_HIDDEN, MAX_LAYERS, MAX_SEED, NONLINEARITIES, parse_sequences
 from rnnviz.links import CONFIG_KEYS, parse_link
+from rnnviz.tables import DIRECTION_NAMES
 
 CUSTOM = "Custom"
 PRESET_KEYS = tuple(k for k in CONFIG_KEYS if k != "device")  # a preset never moves you off your device
@@ -51,10 +53,7 @@ def open_link(tabs) -> list[str]:
     The core parses and validates the link; a dropped value also leaves the URL, so that no widget reads it.
     """
     link = parse_link(st.query_params.to_dict())
-    dropped = dict(link.ignored)
-    tab = link.rest.get("tab")
-    if tab is not None and tab not in tabs:
-        dropped["tab"] = f"tab={tab}: one of {', '.join(tabs)}"
+    dropped = {**link.ignored, **page_link_problems(link.rest, link.config, tabs)}
     preset = link.preset or CUSTOM
     unbound = set(dropped) | ({"preset"} if st.query_params.get("preset", preset) != preset else set())
     for key in unbound:  # the URL no longer claims these values...
@@ -67,6 +66,20 @@ def open_link(tabs) -> list[str]:
 def bind(key: str) -> str | None:
     """Bound to the URL, except on a link's first run where the link's value for it was dropped."""
     return None if key in st.session_state.get("unbound", ()) else "query-params"
+
+
+def page_link_problems(rest: dict, config: Config, tabs) -> dict[str, str]:
+    """key -> `key=value: why` for the link's page values (tab, ask, the unrolled step's picks) that cannot be used."""
+    choices = {"tab": tabs, "ask": ("true", "false"), "hand_direction": DIRECTION_NAMES[: config.directions]}
+    problems = {}
+    for key, options in choices.items():
+        value = rest.get(key)
+        if value is not None and (value.lower() if key == "ask" else value) not in options:
+            problems[key] = f"{key}={value}: one of {', '.join(options)}"
+    for key, high in pick_bounds(config).items():
+        if key in rest and not (rest[key].isdigit() and int(rest[key]) <= high):
+            problems[key] = f"{key}={rest[key]}: a whole number from 0 to {high}"
+    return problems
 
 
 def number_ui(container, label: str, key: str, **kwargs):
@@ -119,6 +132,12 @@ def controls_ui() -> tuple[Config | None, str | None]:
     right.selectbox("dtype", DTYPES, key="dtype", bind=bind("dtype"))
     if "cuda" not in DEVICES:
         sb.caption("cuda is not offered: this server has no CUDA GPU.")
+    sb.toggle(
+        "Ask first (predict, then reveal)",
+        key="ask",
+        bind=bind("ask"),
+        help="A workshop mode: the marks and verdicts stay hidden until the question is answered.",
+    )
     s = st.session_state
     try:
         config = Config(

@@ -1,61 +1,73 @@
-"""The output & h_n tab: heatmaps (h_n's cells outlined by position) and labelled tables."""
+"""The output & h_n tab: per sequence, output (a row per time step) above h_n (a row per layer, output's columns),
+h_n's blocks outlined and named by position; then the labelled tables."""
 
 import streamlit as st
 
-from rnnviz import charts, tables
-from rnnviz.config import MAX_CELLS
+from rnnviz import tables
+from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap, units_shown
+
+SCROLL_AFTER = 24  # time steps; a longer output heatmap scrolls inside its own box
+SCROLL_BOX_PX = 640
+STYLED_CELLS = 10_000  # a Styler costs ~0.25 s at 10k cells: larger tables are shown plain
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def heatmaps(_result, config, sequences: tuple[int, ...]) -> tuple[dict, dict]:
-    """The Vega-Lite specs of the output and h_n heatmaps (keyed by config and sequences; _result is its run)."""
-    return charts.output_heatmap(_result, sequences), charts.h_n_heatmap(_result, sequences)
+def heatmaps(_result, config, b: int, reveal: bool) -> tuple[dict, dict]:
+    """The Vega-Lite specs of sequence b's output and h_n heatmaps (keyed by config; _result is its run)."""
+    return output_heatmap(_result, b, reveal), h_n_heatmap(_result, b, reveal)
 
 
-def shown_sequences(result, key: str) -> tuple[int, ...]:
-    """All sequences when the tensors are small; otherwise the one the user picks."""
-    B = len(result.config.sequences)
-    if result.output.numel() <= MAX_CELLS:
-        return tuple(range(B))
-    b = st.selectbox(
-        "Sequence shown (the downloads hold every sequence)",
-        range(B),
-        key=key,
-        format_func=lambda i: f"b={i}: {result.batch.sequences[i]}",
+def heatmaps_ui(config, result, reveal: bool):
+    """One sequence at a time: output, then h_n in the same columns."""
+    H, T = config.state_size, result.batch.max_length
+    b = st.segmented_control(
+        "Sequence",
+        range(len(config.sequences)),
+        key="tensor_sequence",
+        default=0,
+        format_func=lambda i: f"b={i} {result.batch.sequences[i][:12]}",
     )
-    return (b,)
-
-
-def tensors_ui(config, analysis):
-    """output, h_n and c_n as heatmaps and labelled tables."""
-    result = analysis.result
-    H = config.state_size
-    seqs = shown_sequences(result, "tensor_sequence")
-    shown = charts.units_shown(result, seqs)
+    b = 0 if b is None else b
+    shown = units_shown(result)
     if shown < H:
-        st.caption(
-            f"The heatmaps show the first {shown} of {H} units per direction; the tables and downloads hold all."
-        )
-    out_spec, h_spec = heatmaps(result, config, seqs)
-    st.subheader("output over time")
-    st.caption(
-        "Outlined: the steps h_n was taken from (top layer): forward where it ends (t = T-1, or each sequence's "
-        "last real step when packed), backward at t = 0."
-        if config.directions == 2
-        else "Outlined: the step h_n was taken from (top layer): t = T-1, or each sequence's last real step when "
-        "packed."
+        st.caption(f"The heatmaps show the first {shown} of {H} units per direction; tables and downloads hold all.")
+    out_spec, h_spec = heatmaps(result, config, b, reveal)
+    st.markdown(
+        f"`output[:, {b}]`"
+        + (" (`output[b]` with batch_first)" if config.batch_first else "")
+        + f" · `{result.batch.sequences[b][:40]}` · {result.batch.lengths[b]} of T = {T} steps"
+        + (" · outlined: the blocks h_n was taken from, by position; faded: <pad> steps" if reveal else "")
     )
-    st.vega_lite_chart(out_spec, width="content")
-    st.dataframe(tables.output_frame(result, seqs), hide_index=True, width="stretch")
-    st.subheader("h_n, one row per layer and direction")
-    st.caption("Outlined: the top layer, hv[-1], the only layer that output shows.")
-    st.vega_lite_chart(h_spec, width="content")
+    box = st.container(height=SCROLL_BOX_PX) if T > SCROLL_AFTER else st.container()
+    box.vega_lite_chart(out_spec, width="stretch")
+    st.markdown(f"`h_n[:, {b}]`, one row per layer in `output`'s columns: `hv[l]` = forward units, then backward")
+    st.vega_lite_chart(h_spec, width="stretch")
+
+
+def highlight_h_n_rows(frame):
+    """The rows h_n was taken from, shaded (a Styler: only for tables small enough to style quickly)."""
+    shade = ["background-color: #dbe7f5"] * len(frame.columns)
+    return frame.style.apply(lambda row: shade if row["h_n"] else [""] * len(row), axis=1).format(precision=4)
+
+
+def tensors_ui(view):
+    """output, h_n and c_n as heatmaps and labelled tables."""
+    config, result = view.config, view.analysis.result
+    heatmaps_ui(config, result, view.reveal)
+    st.subheader("output, every number")
+    frame = tables.output_frame(result)
+    if not view.reveal:
+        frame = frame.drop(columns="h_n")
+    small = view.reveal and frame.size <= STYLED_CELLS
+    st.dataframe(highlight_h_n_rows(frame) if small else frame, hide_index=True, width="stretch")
+    compact = {f"unit {k}": st.column_config.NumberColumn(format="%.4f", width="small") for k in range(config.hidden)}
+    shape = [config.layers, config.directions, len(config.sequences), config.state_size]
     left, right = st.columns(2)
-    left.caption(f"as returned, [L*D, B, H] = {list(result.h_n.shape)}")
-    left.dataframe(tables.state_frame(result.h_n, config), hide_index=True, width="stretch")
-    right.caption(f"as the view h_n.view(L, D, B, H) = {[config.layers, config.directions, len(config.sequences), H]}")
-    right.dataframe(tables.state_frame(result.h_n, config, view=True), hide_index=True, width="stretch")
+    left.caption(f"h_n as returned, [L*D, B, H] = {list(result.h_n.shape)}")
+    left.dataframe(tables.state_frame(result.h_n, config), hide_index=True, column_config=compact)
+    right.caption(f"as the view h_n.view(L, D, B, H) = {shape}")
+    right.dataframe(tables.state_frame(result.h_n, config, view=True), hide_index=True, column_config=compact)
     if result.c_n is not None:
         st.subheader("c_n, the LSTM's final cell state")
         st.caption(f"[L*D, B, hidden] = {list(result.c_n.shape)}: never projected, so hidden_size units.")
-        st.dataframe(tables.state_frame(result.c_n, config, view=True), hide_index=True, width="stretch")
+        st.dataframe(tables.state_frame(result.c_n, config, view=True), hide_index=True, column_config=compact)

@@ -48,3 +48,16 @@ def state_name(config, layer: int, direction: int) -> str:
     """A state's row in h_n in words: h_n[3]: layer 1 backward."""
     k = layer * config.directions + direction
     return f"h_n[{k}]: layer {layer} {('forward', 'backward')[direction]}"
+
+
+def places(result, b: int, layer: int, direction: int, t: int) -> list[str]:
+    """Where one state sits in what the layer returned, by position: output[...], h_n[k, b] (and c_n), or nothing."""
+    frame = cells(result)
+    cell = frame[(frame.sequence == b) & (frame.layer == layer) & (frame.direction == direction) & (frame.t == t)]
+    row = cell.iloc[0]
+    found = [output_index(result.config, t, b, direction)] if row.in_output else []
+    if row.h_n_row >= 0:
+        found.append(f"h_n[{row.h_n_row}, {b}]")
+        if result.c_n is not None:
+            found.append(f"c_n[{row.h_n_row}, {b}]")
+    return found

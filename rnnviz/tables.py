@@ -2,9 +2,11 @@
 
 import pandas as pd
 
+from rnnviz.anatomy import cells
 from rnnviz.batch import char_label
 
 DIRECTION_NAMES = ("forward", "backward")
+ARROWS = ("→", "←")  # the reading direction of forward and backward
 
 
 def unit_names(directions: int, size: int) -> list[str]:
@@ -15,8 +17,8 @@ def unit_names(directions: int, size: int) -> list[str]:
 
 
 def vocab_frame(batch) -> pd.DataFrame:
-    """id -> token, <pad> first."""
-    return pd.DataFrame({"id": range(len(batch.vocab)), "token": [char_label(tok) for tok in batch.vocab]})
+    """The vocabulary as one row, read left to right: each token's column holds its id, <pad> (0) first."""
+    return pd.DataFrame([range(len(batch.vocab))], columns=[char_label(tok) for tok in batch.vocab], index=["id"])
 
 
 def sequences_frame(batch) -> pd.DataFrame:
@@ -40,7 +42,8 @@ def padded_frame(batch) -> pd.DataFrame:
 
 
 def output_frame(result, sequences=None) -> pd.DataFrame:
-    """output, one row per (time step, sequence) in the tensor's own order, with the token read there."""
+    """output, one row per (time step, sequence) in the tensor's own order, with the token read there and the
+    rows of h_n taken from it (by position: the anatomy), e.g. 'h_n[2] →'."""
     c = result.config
     seqs = range(len(c.sequences)) if sequences is None else sequences
     T = result.batch.max_length
@@ -48,7 +51,13 @@ def output_frame(result, sequences=None) -> pd.DataFrame:
     out = result.output.transpose(0, 1) if c.batch_first else result.output  # (T, B, D*H)
     rows = out[[t for _, t in order], [b for b, _ in order]].numpy()  # (rows, D*H)
     tokens = [char_label(result.batch.token(t, b)) for b, t in order]
-    labels = pd.DataFrame({"t": [t for _, t in order], "b": [b for b, _ in order], "token": tokens})
+    frame = cells(result)
+    top = frame[frame.in_output & (frame.h_n_row >= 0)]
+    names = {}
+    for r in top.itertuples():
+        names.setdefault((r.sequence, r.t), []).append(f"h_n[{r.h_n_row}] {ARROWS[r.direction]}")
+    h_n = [", ".join(names.get((b, t), [])) for b, t in order]
+    labels = pd.DataFrame({"t": [t for _, t in order], "b": [b for b, _ in order], "token": tokens, "h_n": h_n})
     values = pd.DataFrame(rows, columns=unit_names(c.directions, c.state_size))
     return pd.concat([labels, values], axis=1)
 
@@ -76,8 +85,23 @@ def tensor_frames(result) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def trace_frame(trace) -> pd.DataFrame:
-    """One row per term of an unrolled step (x_t, h_prev, gates, states), one column per unit."""
-    width = max(len(v) for _, v in trace.terms)
-    rows = {label: [float(x) for x in v] + [float("nan")] * (width - len(v)) for label, v in trace.terms}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"unit {k}" for k in range(width)]).rename_axis("term")
+def trace_frames(trace, config) -> list[pd.DataFrame]:
+    """An unrolled step's terms, one row each, grouped by size so no column is empty: the input x_t (its units
+    named after where they come from: the embedding, or the layer below's forward|backward units), then the
+    states and gates (H, or hidden and proj for a projected LSTM)."""
+    groups = {}
+    for label, vector in trace.terms:
+        groups.setdefault(len(vector) if label != "x_t" else "x_t", []).append((label, vector))
+    frames = []
+    for size, terms in groups.items():
+        if size == "x_t":
+            size = len(terms[0][1])
+            below = unit_names(config.directions, config.state_size)
+            columns = (
+                [f"e {k}" for k in range(size)] if trace.layer == 0 else [f"layer {trace.layer - 1} {n}" for n in below]
+            )
+        else:
+            columns = [f"unit {k}" for k in range(size)]
+        rows = {label: [float(x) for x in v] for label, v in terms}
+        frames.append(pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("term"))
+    return frames

@@ -377,12 +377,14 @@ def colour_name(css: str) -> str:
 
 
 def badges(page) -> list[tuple[str, str]]:
-    """The relation badges in page order, as (relation id, colour name)."""
-    return [(b["id"], colour_name(b["color"])) for b in page.evaluate(READ_BADGES)]
+    """The relation badges in page order, as (relation id, colour name), from the Relations tab (opened first)."""
+    return [(b["id"], colour_name(b["color"])) for b in badges_raw(page)]
 
 
 def badges_raw(page) -> list[dict]:
-    """The badges with their computed CSS colours and icon names."""
+    """The badges with their computed CSS colours and icon names, from the Relations tab (opened first)."""
+    if page.get_by_role("tab", name="Relations", exact=True).count():  # none on a page that shows only an error
+        open_tab(page, "Relations")
     return page.evaluate(READ_BADGES)
 
 
@@ -411,6 +413,11 @@ def alerts(page, kind: str) -> list[str]:
     return page.locator(f"[data-testid='stMain'] [data-testid='stAlertContent{kind}']").all_text_contents()
 
 
+def lesson(page) -> str:
+    """The view's one-line lesson under the question (the main area's first Markdown element)."""
+    return page.locator("[data-testid='stMain'] [data-testid='stMarkdown']").first.inner_text()
+
+
 def exceptions(page) -> list[str]:
     """Any exception box Streamlit drew (an uncaught error in the script)."""
     return page.locator("[data-testid='stException']").all_text_contents()
@@ -432,22 +439,20 @@ def relation_counts(page) -> dict[str, int]:
     return dict(zip(VERDICTS, map(int, match.groups()), strict=True))
 
 
-# Vega (SVG renderer) gives every rect mark an aria-label "field: value; field: value; ...". Each facet
-# (one per sequence) holds a heat layer (child_layer_0) and an outline layer (child_layer_1), in order.
+# Vega (SVG renderer) gives every rect mark an aria-label "field: value; field: value; ...", grouped by layer.
 READ_CHART = """(chart) => {
   const svg = chart.querySelector('svg.marks');
   const canvas = chart.querySelector('canvas');
   const box = (svg || canvas)?.getBoundingClientRect();
-  const labels = g => [...g.children].map(p => ({label: p.getAttribute('aria-label'),
-    stroke: p.getAttribute('stroke'), width: p.getAttribute('stroke-width'), fill: p.getAttribute('fill')}));
-  const heat = [...chart.querySelectorAll('g.mark-rect.child_layer_0_marks')].map(labels);
-  const outline = [...chart.querySelectorAll('g.mark-rect.child_layer_1_marks')].map(labels);
-  return {svg: !!svg, canvas: !!canvas, width: box?.width ?? 0, height: box?.height ?? 0, heat, outline};
+  const groups = [...chart.querySelectorAll('g.mark-rect')].map(g => [...g.children].map(p => ({
+    label: p.getAttribute('aria-label'), stroke: p.getAttribute('stroke'), fill: p.getAttribute('fill')})));
+  return {svg: !!svg, canvas: !!canvas, x: box?.x ?? 0, y: box?.y ?? 0, width: box?.width ?? 0,
+    height: box?.height ?? 0, groups};
 }"""
 
 
 def parse_label(label: str) -> dict[str, str]:
-    """'step: 0 l; unit: unit 0; value: 0.5' -> {'step': '0 l', 'unit': 'unit 0', 'value': '0.5'}."""
+    """'step: t=0 l; unit: fwd 0; value: 0.5' -> {'step': 't=0 l', 'unit': 'fwd 0', 'value': '0.5'}."""
     fields = {}
     for part in (label or "").split("; "):
         key, _, value = part.partition(": ")
@@ -461,23 +466,21 @@ def chart_number(text: str) -> float:
 
 
 def charts(page) -> list[dict]:
-    """Every Vega-Lite chart in the main area: drawn as svg and/or canvas, its size, and per facet its heat
-    cells and its outlined cells (black stroke, no fill), each cell's aria-label parsed into a dict."""
+    """Every Vega-Lite chart in the main area: drawn as svg and/or canvas, its box, its cells (the first rect
+    layer) and its outlined cells (black stroke, no fill), each cell's aria-label parsed into a dict."""
     out = []
     for chart in page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").all():
         data = chart.evaluate(READ_CHART)
-        data["facets"] = [
-            {
-                "heat": [parse_label(m["label"]) for m in heat],
-                "outlined": [parse_label(m["label"]) for m in outline if m["stroke"] == "black" and m["fill"] is None],
-            }
-            for heat, outline in zip(data.pop("heat"), data.pop("outline"), strict=True)
+        groups = data.pop("groups")
+        data["cells"] = [parse_label(m["label"]) for m in (groups[0] if groups else [])]
+        data["outlined"] = [
+            parse_label(m["label"]) for group in groups[1:] for m in group if m["stroke"] == "black" and not m["fill"]
         ]
         out.append(data)
     return out
 
 
-def wait_charts(page, count: int = 2, timeout_ms: int = 30_000):
+def wait_charts(page, count: int = 1, timeout_ms: int = 30_000):
     """Wait until count Vega charts have drawn their marks (they render after the script run)."""
     page.wait_for_function(
         """(n) => {

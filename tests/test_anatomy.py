@@ -6,7 +6,7 @@ from conftest import configs, time_major
 from hypothesis import given
 
 from rnnviz import Config, run
-from rnnviz.anatomy import COLUMNS, cells, output_index, state_name
+from rnnviz.anatomy import COLUMNS, cells, output_index, places, state_name
 from rnnviz.batch import PAD
 from rnnviz.model import layer_by_layer
 
@@ -78,3 +78,11 @@ def test_index_names(batch_first):
     assert output_index(config, 5, 1, 1) == ("output[1, 5, 5:10]" if batch_first else "output[5, 1, 5:10]")
     assert state_name(config, 1, 1) == "h_n[3]: layer 1 backward"
     assert state_name(config, 0, 0) == "h_n[0]: layer 0 forward"
+
+
+def test_places_say_where_a_state_sits():
+    result = run(Config(cell="lstm", layers=2, bidirectional=True, packed=True))
+    assert places(result, 0, 1, 1, 0) == ["output[0, 0, 5:10]", "h_n[3, 0]", "c_n[3, 0]"]
+    assert places(result, 1, 1, 0, 3) == ["output[3, 1, 0:5]", "h_n[2, 1]", "c_n[2, 1]"]  # 'tiny' ends at t = 3
+    assert places(result, 1, 0, 0, 3) == ["h_n[0, 1]", "c_n[0, 1]"]  # a lower layer: only in h_n
+    assert places(result, 0, 0, 0, 4) == []

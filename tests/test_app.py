@@ -8,12 +8,13 @@ import sys
 
 import pyarrow as pa
 import pytest
+import torch
 from apptest import badges, fresh_app, open_tab
 
 import dashboard.cached
 from rnnviz import PRESETS, Analysis, Config, ConfigError, analyse
 from rnnviz.anatomy import cells
-from rnnviz.config import MAX_LENGTH, MAX_SEQUENCES
+from rnnviz.config import MAX_CELLS, MAX_LENGTH, MAX_SEQUENCES
 from rnnviz.report import make_report
 from rnnviz.snippet import make_snippet
 from rnnviz.tables import DIRECTION_NAMES
@@ -83,7 +84,7 @@ def set_control(at, key: str, value):
         at.text_area(key=key).input(value)
     elif key in ("bidirectional", "batch_first", "packed"):
         at.toggle(key=key).set_value(value)
-    elif key in ("cell", "nonlinearity", "device", "dtype", "preset", "hand_direction", "hand_sequence"):
+    elif key in ("cell", "nonlinearity", "device", "dtype", "preset", "hand_direction"):
         at.selectbox(key=key).set_value(value)
     else:
         at.number_input(key=key).set_value(value)
@@ -96,15 +97,16 @@ def snippet(at) -> str:
     return found[0]
 
 
-def output_chart(at):
-    """The output heatmap: spec (dict) and data (DataFrame)."""
+def charts_with(at, field: str) -> list[tuple[dict, object]]:
+    """The page's Vega-Lite charts whose rows have this field: (spec, rows as a DataFrame)."""
+    found = []
     for chart in at.get("vega_lite_chart"):
         spec = json.loads(chart.proto.spec)
         datasets = {d.name: d.data.data for d in chart.proto.datasets}
         data = pa.ipc.open_stream(datasets[spec["data"]["name"]]).read_pandas()
-        if "h_n" in data.columns:
-            return spec, data
-    raise AssertionError("no output heatmap on the page")
+        if field in data.columns:
+            found.append((spec, data))
+    return found
 
 
 def max_abs_difference(at) -> float:
@@ -353,9 +355,10 @@ def test_url_value_taken_in_another_spelling_is_not_reported_as_ignored(params, 
 # Tabs: only the open one runs, a link opens one, picks made in a tab survive leaving it
 
 TAB_CONTENT = {  # what only that tab's section puts on the page
-    "Relations": lambda at: badges(at),
+    "Picture": lambda at: charts_with(at, "lane"),
+    "Relations": lambda at: [m for m in at.markdown if "-badge[" in m.value],
     "Batch": lambda at: [d for d in at.dataframe if "sequence" in d.value.columns],
-    "output & h_n": lambda at: at.get("vega_lite_chart"),
+    "output & h_n": lambda at: charts_with(at, "step"),
     "Unrolled by hand": lambda at: at.latex,
     "Code & downloads": lambda at: at.get("download_button"),
 }
@@ -382,7 +385,7 @@ def test_picks_in_a_closed_tab_are_kept():
     open_tab(at, "Relations")
     at.run()
     open_tab(at, "Unrolled by hand")
-    assert (at.number_input(key="hand_t").value, at.selectbox(key="hand_sequence").value) == (5, 2)
+    assert (at.number_input(key="hand_t").value, at.number_input(key="hand_sequence").value) == (5, 2)
 
 
 # -----------------------------------------------------------------------------
@@ -517,41 +520,32 @@ def test_heatmap_outlines_exactly_the_h_n_cells(params):
         batch_first="batch_first" in params,
         layers=int(params.get("layers", 1)),
     )
-    spec, data = output_chart(at)
-    outlines = [
-        layer
-        for layer in spec["spec"]["layer"]
-        if layer["mark"].get("type") == "rect"
-        and layer["mark"].get("filled") is False
-        and {"filter": "datum.h_n"} in layer.get("transform", [])
-    ]
-    assert len(outlines) == 1
     result = analyse(config).result
-    T, B, D, H = result.batch.max_length, len(config.sequences), config.directions, config.state_size
-    assert len(data) == T * B * D * H
-    shown = {
-        (int(row.t), int(row.sequence.split()[0].removeprefix("b=")), DIRECTION_NAMES.index(row.direction))
-        for row in data.itertuples()
-        if row.h_n
-    }
-    top = cells(result).query("in_output and h_n_row >= 0")
-    assert shown == set(zip(top.t, top.sequence, top.direction, strict=True))
-    assert data["h_n"].sum() == len(shown) * H
-    # forward: t = T-1, or each sequence's true last step when packed; backward: step 0. Never anything else.
-    ends = [(n if config.packed else T) - 1 for n in result.batch.lengths]
-    assert shown == {(t, b, 0) for b, t in enumerate(ends)} | {(0, b, 1) for b in range(B) if D == 2}
+    T, D, H = result.batch.max_length, config.directions, config.state_size
+    for b in range(len(config.sequences)):
+        at.segmented_control(key="tensor_sequence").set_value(b).run()
+        [(spec, data)] = charts_with(at, "step")
+        outlines = [layer for layer in spec["layer"] if layer["mark"].get("filled") is False]
+        assert len(outlines) == 1 and {"filter": "datum.h_n != ''"} in outlines[0]["transform"]
+        assert len(data) == T * D * H
+        values = torch.tensor(data.value.to_numpy(), dtype=torch.float32).view(T, D * H)
+        assert torch.equal(values, result.output[b] if config.batch_first else result.output[:, b])
+        marked = data[data.h_n != ""]
+        shown = {(int(r.step.split()[0].removeprefix("t=")), r.unit.startswith("bwd")) for r in marked.itertuples()}
+        top = cells(result).query(f"sequence == {b} and in_output and h_n_row >= 0")
+        assert shown == {(int(r.t), bool(r.direction)) for r in top.itertuples()}
+        # forward where the sequence ends (t = T-1, or its true last step when packed), backward at t = 0
+        end = (result.batch.lengths[b] if config.packed else T) - 1
+        assert shown == {(end, False)} | ({(0, True)} if D == 2 else set())
 
 
-@pytest.mark.parametrize(
-    "params",
-    [{"hidden": "209"}, {"sequences": "\n".join("x" * 64 for _ in range(16))}],
-    ids=["hidden=209", "16x64-characters"],
-)
-def test_large_valid_config_renders_its_heatmap(params):
-    at = fresh_app(tab="output & h_n", **params).run()
+def test_large_valid_config_renders_its_heatmap_capped():
+    """64 steps, two directions of 200 units: 25,600 numbers, capped at MAX_CELLS (past altair's 5,000-row guard)."""
+    at = fresh_app(tab="output & h_n", sequences="x" * 64, hidden="200", bidirectional="true").run()
     assert_clean(at)
-    _, data = output_chart(at)
-    assert len(data) > 5000
+    [(_, data)] = charts_with(at, "step")
+    assert 5000 < len(data) <= MAX_CELLS
+    assert any("first 156 of 200 units" in c.value for c in at.caption)
 
 
 # -----------------------------------------------------------------------------
@@ -581,7 +575,7 @@ def test_unrolled_by_hand_matches_torch(params, picks, symbols):
     for t, layer, direction, b in picks:
         set_control(at, "hand_t", t)
         set_control(at, "hand_layer", layer)
-        set_control(at, "hand_direction", direction)
+        set_control(at, "hand_direction", DIRECTION_NAMES[direction])
         set_control(at, "hand_sequence", b)
         assert_clean(at)
         assert not at.info or all("has only" not in i.value for i in at.info)
@@ -667,3 +661,70 @@ def test_unchanged_rerun_does_not_recompute(monkeypatch):
     open_tab(at, "Relations")
     assert calls == [Config(), Config(seed=1)]
     assert badges(at) == core_badges(Config())
+
+
+# -----------------------------------------------------------------------------
+# The picture (the landing view) and ask mode
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_each_preset_lands_on_the_picture_marked_by_position(preset):
+    at = fresh_app(preset=preset).run()
+    assert_clean(at)
+    assert at.session_state["tab"] == "Picture"
+    config = PRESETS[preset]
+    result = analyse(config).result
+    [(spec, data)] = charts_with(at, "lane")
+    assert spec["width"] == "container"
+    shown = sorted(set(data.sequence))
+    if len(shown) < len(config.sequences):  # a tall picture shows one sequence at a time
+        assert shown == [0] and at.segmented_control(key="picture_sequence").value == 0
+    named = data[(data.role != "input") & (data.h_n != "")]
+    frame = cells(result)
+    expected = frame[(frame.h_n_row >= 0) & frame.sequence.isin(shown)]
+    assert {(r.sequence, r.layer, r.direction, r.t) for r in named.itertuples()} == {
+        (r.sequence, r.layer, r.direction, r.t) for r in expected.itertuples()
+    }
+    assert any(m.value.startswith(":blue-background[") for m in at.markdown)  # the preset's one-line lesson
+
+
+def test_ask_mode_hides_the_answers_then_reveals_them():
+    at = fresh_app(ask="true", preset="single-bi").run()
+    assert_clean(at)
+    [question] = at.radio
+    assert question.label.startswith("For b=1 ('tiny', 4 of T = 8 steps), at which time step does output's backward")
+    [(_, data)] = charts_with(at, "lane")
+    assert set(data.h_n.dropna()) == {""} and "output holds it" not in set(data.role)
+    assert "guaranteed, hold" not in shapes_line(at)
+    open_tab(at, "Relations")
+    assert not [m for m in at.markdown if "-badge[" in m.value]
+    assert any("Answer the question above first" in i.value for i in at.info)
+    question.set_value("t = 7").run()  # the tempting answer
+    assert len(at.error) == 1 and "Not quite: it is t = 0" in at.error[0].value
+    assert badges(at) == core_badges(PRESETS["single-bi"])  # revealed
+    open_tab(at, "Picture")
+    [(_, data)] = charts_with(at, "lane")
+    assert "h_n[1]" in set(data.h_n)
+
+
+def test_unrolled_step_says_where_its_state_sits_and_steps_through_time():
+    at = fresh_app(tab="Unrolled by hand", preset="single-bi").run()
+    set_control(at, "hand_direction", "backward")
+    assert_clean(at)
+    assert any(m.value == "This state is `output[0, 0, 5:10]` and `h_n[1, 0]`." for m in at.markdown)
+    at.button[1].click().run()  # t+1
+    assert at.number_input(key="hand_t").value == 1
+    assert any(m.value == "This state is `output[1, 0, 5:10]`." for m in at.markdown)
+    at.button[0].click().run()  # t-1
+    assert at.number_input(key="hand_t").value == 0
+
+
+def test_a_link_opens_an_unrolled_step_and_names_picks_it_cannot_take():
+    at = fresh_app(tab="Unrolled by hand", bidirectional="true", hand_t="6", hand_direction="backward").run()
+    assert_clean(at)
+    assert (at.number_input(key="hand_t").value, at.selectbox(key="hand_direction").value) == (6, "backward")
+    at = fresh_app(tab="Unrolled by hand", hand_t="8", hand_direction="backward", ask="maybe").run()
+    warning = unescape(at.warning[0].value)
+    assert "hand_t=8: a whole number from 0 to 7" in warning
+    assert "hand_direction=backward: one of forward" in warning and "ask=maybe" in warning
+    assert at.number_input(key="hand_t").value == 0

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     if os.environ.get("CI") == "true":
         raise
@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 import browser as ui
 
 from rnnviz import PRESETS, Config, analyse
+from rnnviz.anatomy import cells
 from rnnviz.report import make_report
 
 PRESET = "Preset (the blog's four sections)"
@@ -120,36 +121,28 @@ def close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-10)  # Vega prints 12 significant digits
 
 
-def assert_output_chart_matches(chart: dict, config: Config):
-    """Every heat cell of the 'output over time' chart is output's number at (t, b, unit)."""
+INDEX = re.compile(r"(\w+)\[(\d+), (\d+), (\d+)\]")
+
+
+def assert_chart_matches(chart: dict, config: Config) -> int:
+    """Every cell of a heatmap is the number of the tensor its label names (output[t, b, j] or h_n[k, b, j])."""
     result = core(config).result
-    out = result.output.transpose(0, 1) if config.batch_first else result.output  # (T, B, D*H)
-    H = config.state_size
     seen = 0
-    for facet in chart["facets"]:
-        for cell in facet["heat"]:
-            b = int(re.match(r"b=(\d+)", cell["sequence"]).group(1))
-            t = int(cell["step"].split(" ")[0])
-            name, k = cell["unit"].rsplit(" ", 1)
-            d = 1 if name == "bwd" else 0
-            value = ui.chart_number(cell["value"])
-            assert close(value, float(out[t, b, d * H + int(k)])), (cell, float(out[t, b, d * H + int(k)]))
-            seen += 1
+    for cell in chart["cells"]:
+        name, *index = INDEX.fullmatch(cell["index"]).groups()
+        number = float(getattr(result, name)[tuple(int(i) for i in index)])
+        assert close(ui.chart_number(cell["value"]), number), (cell, number)
+        seen += 1
     return seen
 
 
-def assert_h_n_chart_matches(chart: dict, config: Config):
-    """Every heat cell of the h_n chart is h_n's number at ([l*D + d], b, unit)."""
-    h_n = core(config).result.h_n
-    seen = 0
-    for facet in chart["facets"]:
-        for cell in facet["heat"]:
-            b = int(re.match(r"b=(\d+)", cell["sequence"]).group(1))
-            index = int(re.match(r"\[(\d+)\]", cell["state"]).group(1))
-            value = ui.chart_number(cell["value"])
-            assert close(value, float(h_n[index, b, int(cell["unit"])])), cell
-            seen += 1
-    return seen
+def heatmaps(page, b: int) -> tuple[dict, dict]:
+    """Sequence b's output and h_n heatmaps (clicking its button when another sequence is shown)."""
+    button = page.get_by_role("radio", name=re.compile(f"^b={b} "))
+    if button.get_attribute("aria-checked") != "true":
+        ui.rerun_after(page, button.click, what=f"sequence b={b}")
+    ui.wait_charts(page, 2)
+    return tuple(ui.charts(page))
 
 
 # -----------------------------------------------------------------------------
@@ -192,7 +185,7 @@ def test_default_page_shows_the_core_badges(base, context):
 
 def test_each_preset_changes_shapes_and_badges(base, context):
     page = ui.open_page(context, f"{base}/")
-    notes = {ui.alerts(page, "Info")[0]}
+    notes = {ui.lesson(page)}
     for name in ("multi-uni", "single-bi", "multi-bi", "single-uni"):
         ui.select_option(page, PRESET, name)
         config = PRESETS[name]
@@ -200,7 +193,7 @@ def test_each_preset_changes_shapes_and_badges(base, context):
         assert ui.number_value(page, "Layers") == config.layers
         assert ui.switch_state(page, "Bidirectional") == config.bidirectional
         assert_page_shows(page, config)
-        notes.add(ui.alerts(page, "Info")[0])
+        notes.add(ui.lesson(page))
     assert len(notes) == 4  # each preset explains itself
 
 
@@ -248,10 +241,11 @@ def test_shared_link_opens_the_same_view_and_numbers(base, context):
     assert ui.alerts(page, "Warning") == []  # every value of the link was taken
     assert_page_shows(page, config)
     ui.open_tab(page, "output & h_n")
-    ui.wait_charts(page)
-    output_chart, h_n_chart = ui.charts(page)
-    assert assert_output_chart_matches(output_chart, config) == core(config).result.output.numel()
-    assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
+    result = core(config).result
+    for b in range(len(config.sequences)):
+        output_chart, h_n_chart = heatmaps(page, b)
+        assert assert_chart_matches(output_chart, config) == result.output[:, b].numel()
+        assert assert_chart_matches(h_n_chart, config) == result.h_n[:, b].numel()
     report = ui.download_report(page)
     assert report["config"] == config.as_dict()
     assert torch.equal(torch.tensor(report["tensors"]["c_n"]), core(config).result.c_n)
@@ -282,7 +276,7 @@ def test_a_link_opens_a_tab_and_the_address_bar_follows_the_open_tab(base, chrom
     page = ui.open_page(context, ui.url_for(base, cell="GRU", tab="Unrolled by hand"))
     assert page.get_by_role("tab", name="Unrolled by hand").get_attribute("aria-selected") == "true"
     assert page.locator("[data-testid='stMain'] .katex").count() > 0  # its equations are drawn
-    assert ui.badges(page) == []  # the Relations tab is closed: its section did not run
+    assert page.evaluate(ui.READ_BADGES) == []  # the Relations tab is closed: its section did not run
     assert ui.shapes(page) == core_shapes(config)  # the summary above the tabs is always there
     ui.open_tab(page, "Code & downloads")
     assert "tab=Code" in page.url
@@ -294,7 +288,7 @@ def test_a_link_opens_a_tab_and_the_address_bar_follows_the_open_tab(base, chrom
         assert ui.alerts(shared, "Warning") == []
     finally:
         other.close()
-    ui.open_tab(page, "Relations")
+    ui.open_tab(page, "Picture")
     assert "tab=" not in page.url  # the first tab is the default: the link stays short
     assert_page_shows(page, config)
 
@@ -327,14 +321,14 @@ def test_address_bar_keeps_hidden_size_one(base, chromium, context):
 
 
 def test_heatmap_of_more_than_5000_cells(base, context):
-    """Above altair's default 5,000-row guard (the app caps heatmaps at MAX_CELLS = 20,000 itself)."""
-    config = Config(hidden=256)  # T * B * H = 8 * 3 * 256 = 6144 cells
-    page = ui.open_page(context, ui.url_for(base, hidden=256))
+    """Above altair's default 5,000-row guard (each chart caps itself at MAX_CELLS = 20,000)."""
+    config = Config(sequences=("x" * 64,), hidden=200, bidirectional=True)  # 64 * 2 * 156 shown = 19,968 cells
+    page = ui.open_page(context, ui.url_for(base, sequences="x" * 64, hidden=200, bidirectional=True))
     assert_page_shows(page, config)
     ui.open_tab(page, "output & h_n")
-    ui.wait_charts(page)
+    ui.wait_charts(page, 2)
     for chart in ui.charts(page):  # this big, Vega draws on a canvas: no marks to read, only its size
-        assert (chart["svg"] or chart["canvas"]) and chart["width"] > 100 and chart["height"] > 100, chart
+        assert (chart["svg"] or chart["canvas"]) and chart["width"] > 100 and chart["height"] > 50, chart
     assert ui.exceptions(page) == []
     assert ui.download_report(page) == core_report(config)
 
@@ -401,42 +395,43 @@ def test_heatmap_is_drawn_with_h_n_cells_outlined(base, context):
     page = ui.open_page(context, ui.url_for(base, preset="multi-bi", packed=True))
     assert_page_shows(page, config)
     ui.open_tab(page, "output & h_n")
-    ui.wait_charts(page)
-    output_chart, h_n_chart = ui.charts(page)
-    for chart in (output_chart, h_n_chart):
-        assert chart["svg"] or chart["canvas"]
-        assert chart["width"] > 100 and chart["height"] > 50
-    assert output_chart["svg"], "the cell checks below read Vega's SVG marks"
-    assert assert_output_chart_matches(output_chart, config) == core(config).result.output.numel()
-    assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
-
-    # Outlined output cells: exactly the (t, b, direction) blocks equal to the top layer's h_n.
     result = core(config).result
-    L, D, B, H = config.layers, config.directions, len(config.sequences), config.state_size
-    hv = result.h_n.view(L, D, B, H)
-    want = {
-        (b, t, d)
-        for b in range(B)
-        for t in range(result.batch.max_length)
-        for d in range(D)
-        if torch.equal(result.output[t, b, d * H : (d + 1) * H], hv[-1, d, b])
-    }
-    got = set()
-    for b, facet in enumerate(output_chart["facets"]):
-        for cell in facet["outlined"]:
-            t = int(cell["time step and token"].split(" ")[0])
-            d = 1 if cell["unit (fwd | bwd)"].startswith("bwd") else 0
-            got.add((b, t, d))
-        assert len(facet["outlined"]) == H * sum(1 for w in want if w[0] == b)
-    assert got == want
-    lengths = result.batch.lengths
-    assert want >= {(b, lengths[b] - 1, 0) for b in range(B)} | {(b, 0, 1) for b in range(B)}
-    # Outlined h_n cells: the top layer's rows, D*H per sequence.
-    for facet in h_n_chart["facets"]:
-        assert len(facet["outlined"]) == D * H
-        assert {cell["state"] for cell in facet["outlined"]} == {
-            f"[{(L - 1) * D + d}] layer {L - 1} {n}" for d, n in enumerate(("fwd", "bwd"))
+    frame = cells(result)
+    H = config.state_size
+    for b in range(len(config.sequences)):
+        output_chart, h_n_chart = heatmaps(page, b)
+        assert output_chart["svg"], "the cell checks below read Vega's SVG marks"
+        assert output_chart["width"] > 400 and h_n_chart["width"] > 400  # they fill the column
+        assert abs(output_chart["x"] - h_n_chart["x"]) < 1 and abs(output_chart["width"] - h_n_chart["width"]) < 1
+        assert assert_chart_matches(output_chart, config) == result.output[:, b].numel()
+        assert assert_chart_matches(h_n_chart, config) == result.h_n[:, b].numel()
+        # Outlined output cells: the blocks h_n was taken from, by position; the top layer's rows of h_n
+        top = frame.query(f"sequence == {b} and in_output and h_n_row >= 0")
+        want = {(int(r.t), int(r.direction)) for r in top.itertuples()}
+        got = {
+            (int(c["step"].split()[0].removeprefix("t=")), c["unit"].startswith("bwd"))
+            for c in output_chart["outlined"]
         }
+        assert got == want == {(result.batch.lengths[b] - 1, 0), (0, 1)}
+        assert len(output_chart["outlined"]) == 2 * H
+        assert {c["layer"] for c in h_n_chart["outlined"]} == {"layer 1 (top)  = h_n[2] →, h_n[3] ←"}
+
+
+def test_the_picture_is_the_landing_view_and_a_hover_says_where(base, context):
+    config = PRESETS["single-bi"]
+    page = ui.open_page(context, ui.url_for(base, preset="single-bi"))
+    ui.wait_charts(page)
+    [picture] = ui.charts(page)
+    result = core(config).result
+    named = {(c["lane"], c["t"]) for c in picture["outlined"]}
+    assert named == {(f"b={b} · layer 0 {arrow}", str(t)) for b in range(3) for arrow, t in (("→", 7), ("←", 0))}
+    cell = page.locator("[data-testid='stVegaLiteChart'] g.mark-rect").first.locator("path").nth(8)  # b=0, t=0, ←
+    cell.hover()
+    tooltip = page.locator("#vg-tooltip-element")
+    expect(tooltip).to_contain_text("output[0, 0, 5:10]", timeout=5_000)
+    expect(tooltip).to_contain_text("h_n[1, 0]")
+    values = ", ".join(f"{float(x):.3f}" for x in result.output[0, 0, 5:10])
+    expect(tooltip).to_contain_text(values)
 
 
 # -----------------------------------------------------------------------------
@@ -468,10 +463,10 @@ def test_eight_sessions_at_once_each_see_their_own_numbers(server, chromium):
             config = config.replace(bidirectional=True)
             assert_page_shows(page, config)
             ui.open_tab(page, "output & h_n")
-            ui.wait_charts(page)
+            ui.wait_charts(page, 2)
             _, h_n_chart = ui.charts(page)
-            assert assert_h_n_chart_matches(h_n_chart, config) == core(config).result.h_n.numel()
-            values.add(h_n_chart["facets"][0]["heat"][0]["value"])
+            assert assert_chart_matches(h_n_chart, config) == core(config).result.h_n[:, 0].numel()
+            values.add(h_n_chart["cells"][0]["value"])
         assert len(values) == len(configs)  # eight different numbers: nobody saw someone else's
     finally:
         for ctx in contexts:
@@ -486,40 +481,50 @@ def test_eight_sessions_at_once_each_see_their_own_numbers(server, chromium):
 
 @contextlib.contextmanager
 def workshop_view(chromium, url: str, path: Path, viewport=(1280, 720), scale=1.5):
-    """Open url at viewport (CSS px) and device scale factor; check that the sidebar and the first badge are
-    visible and apart, save a PNG of the screen, yield (page, sidebar box, first badge box)."""
+    """Open url at viewport (CSS px) and device scale factor; check that the question, the lesson and the picture
+    are on the screen beside the sidebar; save a PNG of the screen; yield (page, the picture's box)."""
     ctx = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=scale)
     try:
         page = ui.open_page(ctx, url)
+        ui.wait_charts(page)
         page.evaluate("document.fonts.ready")  # icons and text in their real fonts
         page.wait_for_timeout(500)
         assert ui.exceptions(page) == [] and ui.alerts(page, "Error") == [] and ui.alerts(page, "Warning") == []
         bar = page.locator(ui.SIDEBAR).bounding_box()
         assert bar and bar["width"] > 150 and bar["x"] >= 0, "sidebar not visible"
-        first = page.locator("[data-testid='stMain'] span.stMarkdownBadge").first.bounding_box()
-        assert first, "no badge on the page"
-        assert first["x"] >= bar["x"] + bar["width"], "badge overlaps the sidebar"
+        question = page.get_by_role("heading", name=re.compile("What does")).bounding_box()
+        assert question and question["y"] >= 0 and question["y"] + question["height"] <= viewport[1]
+        picture = page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").first.bounding_box()
+        assert picture and picture["x"] >= bar["x"] + bar["width"], "the picture overlaps the sidebar"
         ui.screenshot(page, path)
-        yield page, bar, first
+        yield page, picture
     finally:
         ctx.close()
 
 
-def test_screenshot_default(chromium, base, shots, tmp_path):
-    with workshop_view(chromium, f"{base}/", shots / "screenshot-default.png") as (page, _, badge):
-        assert badge["y"] + badge["height"] <= 720, "the first badge is below the fold at 1280 x 720"
-        assert page.get_by_role("heading", name=re.compile("What does")).is_visible()
-        assert ui.badges(page) == expected(Config())
-    # A real 150 % browser zoom on a 1280 x 720 screen lays out 853 x 480 CSS px: check that too.
-    with workshop_view(chromium, f"{base}/", tmp_path / "zoom150-default.png", viewport=(853, 480)):
-        pass
+@pytest.mark.parametrize("preset", ["single-uni", "single-bi"])
+def test_first_screen_holds_the_question_the_lesson_and_the_picture(chromium, base, shots, tmp_path, preset):
+    """1280 x 720 at scale 1.5 (a workshop projector): the whole picture on the first screen. A true 150 % zoom
+    (853 x 480 CSS px): the picture starts on it."""
+    url = ui.url_for(base, preset=preset)
+    name = "screenshot-default.png" if preset == "single-uni" else f"screenshot-{preset}.png"
+    with workshop_view(chromium, url, shots / name) as (_, picture):
+        assert picture["y"] + picture["height"] <= 720, f"the picture ends at {picture['y'] + picture['height']}"
+    with workshop_view(chromium, url, tmp_path / "zoom150.png", viewport=(853, 480)) as (_, picture):
+        assert picture["y"] < 480, f"the picture starts at {picture['y']}, below the first screen"
 
 
 def test_screenshot_lstm(chromium, base, shots):
-    url = ui.url_for(base, cell="LSTM", layers=2, bidirectional=True)  # shown as Custom (preset=Custom: a bug)
-    with workshop_view(chromium, url, shots / "screenshot-lstm.png") as (page, _, badge):
-        assert badge["y"] + badge["height"] <= 720, "the first badge is below the fold at 1280 x 720"
-        assert ui.badges(page) == expected(Config(cell="lstm", layers=2, bidirectional=True))
+    url = ui.url_for(base, cell="LSTM", layers=2, bidirectional=True, packed=True, tab="output & h_n")
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1.5)
+    try:
+        page = ui.open_page(ctx, url)
+        ui.wait_charts(page, 2)
+        page.wait_for_timeout(500)
+        assert ui.exceptions(page) == []
+        ui.screenshot(page, shots / "screenshot-lstm.png")
+    finally:
+        ctx.close()
 
 
 # -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Heatmaps: outlines by position (from the anatomy), never by equal values; sizes capped by the charts themselves."""
+"""Charts: the unrolled run and the heatmaps mark by position (from the anatomy), never by equal values; each
+chart caps its own size; drawing changes nothing process-wide."""
 
 import dataclasses
 import subprocess
@@ -11,44 +12,140 @@ from hypothesis import given, settings
 
 from rnnviz import Config, run
 from rnnviz.anatomy import cells
-from rnnviz.charts import h_n_heatmap, output_heatmap, units_shown
+from rnnviz.charts.diagram import ROLES, diagram, lanes
+from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap, units_shown
 from rnnviz.config import MAX_CELLS
-from rnnviz.tables import DIRECTION_NAMES
+from rnnviz.model import layer_by_layer
+from rnnviz.tables import unit_names
 
 
-def outlined(spec) -> set[tuple[int, int, int]]:
-    """(t, b, d) of the output heatmap's outlined cells."""
-    rows = spec["datasets"]["cells"]
-    marked = rows[rows.h_n]
+def rows(spec):
+    return spec["datasets"]["cells"]
+
+
+def layer_names(spec) -> list[str]:
+    """The mark types of a layered spec, in order."""
+    return [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+
+
+def h_n_positions(result, b=None) -> set[tuple[int, int, int, int]]:
+    """(b, layer, direction, t) of every state h_n was taken from, by the anatomy."""
+    frame = cells(result)
+    marked = frame[frame.h_n_row >= 0]
     return {
-        (int(r.t), int(r.sequence.split()[0].removeprefix("b=")), DIRECTION_NAMES.index(r.direction))
+        (int(r.sequence), int(r.layer), int(r.direction), int(r.t))
         for r in marked.itertuples()
+        if b is None or r.sequence == b
     }
 
 
-def h_n_positions(result) -> set[tuple[int, int, int]]:
-    top = cells(result).query("in_output and h_n_row >= 0")
-    return set(zip(top.t, top.sequence, top.direction, strict=True))
+def outlined_blocks(spec, result) -> set[tuple[int, int]]:
+    """(t, direction) of the output heatmap's named h_n blocks."""
+    H = result.config.state_size
+    frame = rows(spec)
+    marked = frame[frame.h_n != ""]
+    names = unit_names(result.config.directions, H)
+    return {(int(r.step.split()[0].removeprefix("t=")), names.index(r.unit) // H) for r in marked.itertuples()}
+
+
+# -----------------------------------------------------------------------------
+# The unrolled run
+
+
+@settings(max_examples=25)
+@given(configs())
+def test_diagram_marks_h_n_where_the_anatomy_says(config):
+    result = run(config)
+    B = len(config.sequences)
+    spec = diagram(result, layer_by_layer(result), tuple(range(B)))
+    frame = rows(spec)
+    states = frame[frame.role != "input"]
+    assert len(states) == B * config.layers * config.directions * result.batch.max_length
+    named = states[states.h_n != ""]
+    assert {(r.sequence, r.layer, r.direction, r.t) for r in named.itertuples()} == h_n_positions(result)
+    for r in named.itertuples():
+        k = int(r.layer) * config.directions + int(r.direction)
+        assert r.h_n.startswith(f"h_n[{k}]") and (("c_n" in r.h_n) == (config.cell == "lstm"))
+    anatomy = cells(result)
+    assert states.role.isin(ROLES[:2]).sum() == anatomy.in_output.sum()  # output holds it (a <pad> step or not)
+    assert (states.role == ROLES[4]).sum() == (~anatomy.computed).sum()
+    assert set(frame.lane) == set(lanes(result, range(B)))
+
+
+def test_diagram_tooltip_says_where_and_gives_the_numbers():
+    config = Config(bidirectional=True, layers=2, packed=True)
+    result = run(config)
+    frame = rows(diagram(result, layer_by_layer(result), (0, 1, 2)))
+    top_backward = frame[(frame.layer == 1) & (frame.direction == 1) & (frame.t == 0) & (frame.sequence == 1)].iloc[0]
+    assert (top_backward.output, top_backward["in h_n"], top_backward.h_n) == (
+        "output[0, 1, 5:10]",
+        "h_n[3, 1]",
+        "h_n[3]",
+    )
+    expected = ", ".join(f"{float(x):.3f}" for x in result.output[0, 1, 5:10])
+    assert top_backward.vector == f"[{expected}]"
+    lower = frame[(frame.layer == 0) & (frame.direction == 0) & (frame.t == 3) & (frame.sequence == 1)].iloc[0]
+    assert (lower.output, lower["in h_n"], lower.h_n) == ("not in output", "h_n[0, 1]", "h_n[0]")
+    never = frame[(frame.layer == 1) & (frame.t == 6) & (frame.sequence == 1) & (frame.role != "input")]
+    assert set(never.role) == {ROLES[4]} and set(never.vector) == {""}
+
+
+def test_diagram_hides_the_answers_until_revealed():
+    result = run(Config(layers=2))
+    spec = diagram(result, layer_by_layer(result), (0, 1, 2), reveal=False)
+    frame = rows(spec)
+    assert set(frame.h_n.dropna()) == {""} and not set(frame.role) & set(ROLES[:4])
+    assert set(frame.output.dropna()) == {"?"} and set(frame["in h_n"].dropna()) == {"?"}
+    assert "text" in layer_names(spec) and layer_names(spec).count("rect") == 1  # no outlines
+
+
+def test_diagram_fills_the_column_and_labels_read_on_a_shared_screen():
+    result = run(Config())
+    spec = diagram(result, layer_by_layer(result), (0, 1, 2))
+    assert spec["width"] == "container"
+    for layer in spec["layer"]:
+        assert layer["encoding"]["x"]["axis"]["labelFontSize"] >= 14
+        assert layer["encoding"]["y"]["axis"]["labelFontSize"] >= 14
+
+
+# -----------------------------------------------------------------------------
+# Heatmaps
 
 
 @settings(max_examples=20)
 @given(configs())
-def test_outlines_are_the_anatomys_positions(config):
+def test_heatmap_blocks_are_the_anatomys_positions(config):
     result = run(config)
-    spec = output_heatmap(result, tuple(range(len(config.sequences))))
-    assert outlined(spec) == h_n_positions(result)
+    for b in range(len(config.sequences)):
+        spec = output_heatmap(result, b)
+        top = {(t, d) for bb, layer, d, t in h_n_positions(result, b) if layer == config.layers - 1}
+        assert outlined_blocks(spec, result) == top
 
 
 def test_equal_values_elsewhere_are_not_outlined():
-    """Copy h_n into every step of output (a state at a fixed point, a repeated text): still one mark per direction."""
+    """Copy h_n into every step of output (a fixed point, a repeated text): still one block per direction."""
     result = run(Config(bidirectional=True, packed=True))
     T, H = result.batch.max_length, 5
     top = result.h_n.view(1, 2, 3, H)[-1]  # (D, B, H)
     repeated = top.transpose(0, 1).reshape(1, 3, 2 * H).expand(T, 3, 2 * H).clone()  # (T, B, D*H)
     fixed_point = dataclasses.replace(result, output=repeated)
-    marks = outlined(output_heatmap(fixed_point, (0, 1, 2)))
-    assert marks == h_n_positions(result)
-    assert len(marks) == 3 * 2
+    for b in range(3):
+        blocks = outlined_blocks(output_heatmap(fixed_point, b), result)
+        assert blocks == {(result.batch.lengths[b] - 1, 0), (0, 1)}
+
+
+def test_output_rows_are_time_steps_and_h_n_rows_are_layers_in_outputs_columns():
+    result = run(Config(layers=2, bidirectional=True))
+    out, h_n = rows(output_heatmap(result, 1)), rows(h_n_heatmap(result, 1))
+    assert list(dict.fromkeys(out.unit)) == list(dict.fromkeys(h_n.unit))  # the same columns
+    steps = list(dict.fromkeys(out.step))
+    assert steps[3] == "t=3 y  · last real step"
+    assert steps[0] == "t=0 t  = h_n[3] ←" and steps[7] == "t=7 <pad>  = h_n[2] →"  # unpacked: after the padding
+    assert list(dict.fromkeys(h_n.layer)) == ["layer 0  = h_n[0] →, h_n[1] ←", "layer 1 (top)  = h_n[2] →, h_n[3] ←"]
+    values = torch.tensor(h_n.value.to_numpy(), dtype=torch.float32).view(2, 2, 5)  # (L, D, H)
+    assert torch.equal(values, result.h_n.view(2, 2, 3, 5)[:, :, 1])
+    assert torch.equal(torch.tensor(out.value.to_numpy(), dtype=torch.float32).view(8, 10), result.output[:, 1])
+    assert out.padding.sum() == 4 * 10  # 'tiny': 4 of 8 steps are padding
 
 
 @pytest.mark.parametrize(
@@ -61,22 +158,10 @@ def test_equal_values_elsewhere_are_not_outlined():
 )
 def test_charts_cap_their_own_size(config):
     result = run(config)
-    B = len(config.sequences)
-    for sequences in ((0,), tuple(range(B))):
-        shown = units_shown(result, sequences)
-        out = output_heatmap(result, sequences)["datasets"]["cells"]
-        assert len(out) == result.batch.max_length * config.directions * shown * len(sequences) <= MAX_CELLS
-        h_n = h_n_heatmap(result, sequences)["datasets"]["cells"]
-        assert len(h_n) == config.layers * config.directions * shown * len(sequences)
-
-
-def test_h_n_heatmap_labels_every_row():
-    result = run(Config(layers=2, bidirectional=True))
-    rows = h_n_heatmap(result, (0, 1, 2))["datasets"]["cells"]
-    assert sorted(set(rows.state)) == ["[0] layer 0 fwd", "[1] layer 0 bwd", "[2] layer 1 fwd", "[3] layer 1 bwd"]
-    assert torch.equal(
-        torch.tensor(rows.value.to_numpy().reshape(3, 4, 5), dtype=torch.float32), result.h_n.transpose(0, 1)
-    )
+    shown = units_shown(result)
+    out = rows(output_heatmap(result, 0))
+    assert len(out) == result.batch.max_length * config.directions * shown <= MAX_CELLS
+    assert len(rows(h_n_heatmap(result, 0))) == config.layers * config.directions * shown
 
 
 def test_importing_and_drawing_changes_nothing_process_wide():
@@ -84,8 +169,9 @@ def test_importing_and_drawing_changes_nothing_process_wide():
     code = (
         "import warnings, altair as alt, torch; before = (alt.data_transformers.active, "
         "dict(alt.data_transformers.options), list(warnings.filters), torch.get_num_threads()); "
-        "from rnnviz import run, Config; from rnnviz.charts import output_heatmap; "
-        "output_heatmap(run(Config(cell='lstm', proj=2)), (0, 1, 2)); "
+        "from rnnviz import run, Config; from rnnviz.model import layer_by_layer; "
+        "from rnnviz.charts.heatmaps import output_heatmap; from rnnviz.charts.diagram import diagram; "
+        "r = run(Config(cell='lstm', proj=2)); output_heatmap(r, 0); diagram(r, layer_by_layer(r), (0, 1, 2)); "
         "after = (alt.data_transformers.active, dict(alt.data_transformers.options), list(warnings.filters), "
         "torch.get_num_threads()); print(before == after)"
     )

@@ -5,7 +5,7 @@ from conftest import configs, time_major
 from hypothesis import given, settings
 
 from rnnviz import Config, run
-from rnnviz.tables import DIRECTION_NAMES, output_frame, state_frame, tensor_frames, unit_names
+from rnnviz.tables import DIRECTION_NAMES, output_frame, state_frame, tensor_frames, unit_names, vocab_frame
 
 
 @settings(max_examples=40, deadline=None)
@@ -17,7 +17,7 @@ def test_tensor_frames_hold_every_number_of_output_h_n_and_c_n(config):
     out = time_major(result.output, config.batch_first)  # (T, B, D*H)
     units = unit_names(config.directions, config.state_size)
     output = frames["output"]
-    assert list(output.columns) == ["t", "b", "token", *units]
+    assert list(output.columns) == ["t", "b", "token", "h_n", *units]
     assert len(output) == out.shape[0] * out.shape[1]
     rows = torch.tensor(output[units].to_numpy())  # one row per (t, b), in the tensor's own order
     expected = result.output.reshape(-1, out.shape[2])  # (T*B, D*H), or (B*T, D*H) with batch_first
@@ -39,6 +39,24 @@ def test_output_frame_of_chosen_sequences_and_the_token_read_there():
     assert list(frame["b"]) == [1, 1, 1]
     assert list(frame["token"]) == ["c", "␣", "d"]  # a space is shown as ␣
     assert torch.equal(torch.tensor(frame[unit_names(1, 5)].to_numpy()), result.output[:, 1])
+
+
+def test_output_frame_names_the_rows_h_n_was_taken_from():
+    result = run(Config(layers=2, bidirectional=True, packed=True))
+    frame = output_frame(result)
+    named = {(int(r.t), int(r.b)): r.h_n for r in frame.itertuples() if r.h_n}
+    # forward ends at each sequence's last real step (packed), backward at t = 0; layer 1 is h_n[2] and h_n[3]
+    assert named == {(7, 0): "h_n[2] →", (3, 1): "h_n[2] →", (5, 2): "h_n[2] →"} | {
+        (0, b): "h_n[3] ←" for b in range(3)
+    }
+    one_step = output_frame(run(Config(sequences=("a",), bidirectional=True)))
+    assert list(one_step.h_n) == ["h_n[0] →, h_n[1] ←"]
+
+
+def test_vocab_frame_reads_left_to_right():
+    result = run(Config(sequences=("ba ",)))
+    frame = vocab_frame(result.batch)
+    assert list(frame.columns) == ["<pad>", "␣", "a", "b"] and list(frame.loc["id"]) == [0, 1, 2, 3]
 
 
 def test_state_frame_as_returned_and_as_the_view():

@@ -1,0 +1,49 @@
+"""The Picture tab, the landing view: the unrolled run, with output's and h_n's cells marked by position."""
+
+import streamlit as st
+
+from dashboard import cached
+from dashboard.by_hand import where_markdown
+from rnnviz.charts.diagram import diagram, lanes
+from rnnviz.tables import DIRECTION_NAMES
+
+MAX_ROWS = 10  # lanes drawn at once (the picture stays on the first screen); beyond, one sequence at a time
+
+
+def shown_sequences(result) -> tuple[int, ...]:
+    """Every sequence while the picture stays one screen tall; otherwise the one picked."""
+    B = len(result.config.sequences)
+    if len(lanes(result, range(B))) <= MAX_ROWS:
+        return tuple(range(B))
+    b = st.segmented_control(
+        "Sequence in the picture",
+        range(B),
+        key="picture_sequence",
+        default=0,
+        format_func=lambda i: f"b={i} {result.batch.sequences[i][:12]}",
+        label_visibility="collapsed",
+    )
+    return (0 if b is None else b,)
+
+
+def clicked_cell_ui(result, layer_outputs, event):
+    """The state a click picked: where it sits and its numbers."""
+    picked = event.selection.get("cell", []) if event else []
+    if not picked:
+        st.caption("Hover a cell for its numbers; click one to keep it here.")
+        return
+    b, t, layer, d = (int(picked[0][k]) for k in ("sequence", "t", "layer", "direction"))
+    H = result.config.state_size
+    st.markdown(f"**layer {layer} {DIRECTION_NAMES[d]}, t = {t}, b = {b}** · {where_markdown(result, t, layer, d, b)}")
+    st.dataframe([{f"unit {k}": float(v) for k, v in enumerate(layer_outputs[layer][t, b, d * H : (d + 1) * H])}])
+
+
+def picture_ui(view):
+    """The diagram of the whole run, then the cell a click picked."""
+    result = view.analysis.result
+    sequences = shown_sequences(result)
+    layer_outputs = cached.layers(view.config)
+    spec = diagram(result, layer_outputs, sequences, view.reveal)
+    event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="cell", key="picture")
+    if view.reveal:
+        clicked_cell_ui(result, layer_outputs, event)

@@ -1,0 +1,123 @@
+"""The unrolled run: every state of every layer and direction over time, and which of them output and h_n hold.
+
+Time runs across, layers are stacked (the top layer on top), each direction is a lane read the way it runs
+(→ forward, ← backward), the input characters sit below. The cells output holds are filled dark, h_n's are
+outlined and named (h_n[3]), padding steps are shaded and steps a packed run never ran are left empty. All of
+it comes from the anatomy (positions), never from equal values. Hover a cell for its vector and where it sits.
+"""
+
+import altair as alt
+
+from rnnviz.anatomy import cells, output_index
+from rnnviz.charts.style import AXIS, DATA, LEGEND, with_rows
+from rnnviz.tables import ARROWS
+
+ROW_PX = 30  # the height of one lane
+FRAME_PX = 84  # the axis on top and the legend below: Streamlit fits the whole chart, these included, in its height
+ROLES = (
+    "output holds it",
+    "output holds it: a <pad> step",
+    "a lower layer (not in output)",
+    "a lower layer: a <pad> step",
+    "never run (packed)",
+)
+ROLE_COLOURS = ("#2f6fb0", "#93b3d8", "#c3d5ea", "#e8eef5", "#ffffff")
+HIDDEN_ROLES = ("a state", "a state: a <pad> step", ROLES[4])  # before the reveal: nothing says which is output
+HIDDEN_COLOURS = ("#9db7d5", "#dfe7f1", "#ffffff")
+MAX_UNITS_SHOWN = 8  # of a vector, in the tooltip
+
+
+def lane(b: int, layer: int, direction: int) -> str:
+    """A lane's label: b=0 · layer 1 ←."""
+    return f"b={b} · layer {layer} {ARROWS[direction]}"
+
+
+def input_lane(result, b: int) -> str:
+    """The input row's label: b=0 · input 'tiny' (cut)."""
+    text = result.batch.sequences[b]
+    return f"b={b} · input {text[:12]}{'…' if len(text) > 12 else ''}"
+
+
+def lanes(result, sequences) -> list[str]:
+    """Every row, top to bottom: per sequence, the top layer first, then the input."""
+    c = result.config
+    rows = []
+    for b in sequences:
+        rows += [lane(b, layer, d) for layer in reversed(range(c.layers)) for d in range(c.directions)]
+        rows.append(input_lane(result, b))
+    return rows
+
+
+def vector_text(vector) -> str:
+    """A state's numbers, cut after MAX_UNITS_SHOWN."""
+    shown = ", ".join(f"{float(x):.3f}" for x in vector[:MAX_UNITS_SHOWN])
+    return f"[{shown}{', …' if len(vector) > MAX_UNITS_SHOWN else ''}]"
+
+
+def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[dict]:
+    """One row per state of the chosen sequences, and one per input character; layer_outputs is
+    model.layer_by_layer(result). With reveal False, nothing says where output's and h_n's numbers are."""
+    c = result.config
+    H, T, lstm = c.state_size, result.batch.max_length, result.c_n is not None
+    frame = cells(result)
+    rows = []
+    for cell in frame[frame.sequence.isin(sequences)].itertuples():
+        b, t, layer, d = int(cell.sequence), int(cell.t), int(cell.layer), int(cell.direction)
+        if not cell.computed:
+            role = ROLES[4]
+        elif reveal:
+            role = ROLES[(0 if layer == c.layers - 1 else 2) + bool(cell.padding)]
+        else:
+            role = HIDDEN_ROLES[bool(cell.padding)]
+        k = int(cell.h_n_row)
+        h_n = f"h_n[{k}]" + (f" c_n[{k}]" if lstm else "") if k >= 0 else ""
+        rows.append(
+            {
+                "lane": lane(b, layer, d),
+                "t": t,
+                "sequence": b,
+                "layer": layer,
+                "direction": d,
+                "role": role,
+                "h_n": h_n if reveal else "",
+                "token": cell.token,
+                "where": f"layer {layer} {('forward', 'backward')[d]}, t = {t}, b = {b}",
+                "output": (output_index(c, t, b, d) if cell.in_output else "not in output") if reveal else "?",
+                "in h_n": (f"h_n[{k}, {b}]" if k >= 0 else "not in h_n") if reveal else "?",
+                "vector": vector_text(layer_outputs[layer][t, b, d * H : (d + 1) * H]) if cell.computed else "",
+            }
+        )
+        if layer == 0 and d == 0:
+            token = cell.token if T <= 24 or not cell.padding else "·"  # room for <pad> in a short run only
+            rows.append({"lane": input_lane(result, b), "t": t, "sequence": b, "role": "input", "token": token})
+    return rows
+
+
+def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
+    """The Vega-Lite spec of the unrolled run for the chosen sequences (click a cell: selection 'cell')."""
+    T = result.batch.max_length
+    order = lanes(result, sequences)
+    rows = diagram_rows(result, layer_outputs, sequences, reveal)
+    roles, colours = (ROLES, ROLE_COLOURS) if reveal else (HIDDEN_ROLES, HIDDEN_COLOURS)
+    present = {row["role"] for row in rows}
+    legend = [(role, colour) for role, colour in zip(roles, colours, strict=True) if role in present]
+    base = alt.Chart(alt.NamedData(name=DATA)).encode(
+        x=alt.X("t:O", title=None, axis=alt.Axis(orient="top", labelAngle=0, labelExpr="'t=' + datum.label", **AXIS)),
+        y=alt.Y("lane:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False, **AXIS)),
+    )
+    states = base.transform_filter("datum.role != 'input'")
+    pick = alt.selection_point(name="cell", fields=["sequence", "layer", "direction", "t"], on="click")
+    role = alt.Color(
+        "role:N", scale=alt.Scale(domain=[r for r, _ in legend], range=[c for _, c in legend]), legend=LEGEND
+    )
+    tooltip = ["where:N", "token:N", "output:N", "in h_n:N", "vector:N"]
+    layers = [states.mark_rect(stroke="#9aa5b1", strokeWidth=1).encode(color=role, tooltip=tooltip).add_params(pick)]
+    if reveal:
+        marked = states.transform_filter("datum.h_n != ''")
+        layers.append(marked.mark_rect(filled=False, stroke="black", strokeWidth=3))
+        if T <= 24:  # room for the names
+            layers.append(marked.mark_text(fontSize=14, fontWeight="bold", color="black").encode(text="h_n:N"))
+    tokens = base.transform_filter("datum.role == 'input'")
+    layers.append(tokens.mark_text(fontSize=16).encode(text="token:N", color=alt.value("#333333")))
+    chart = alt.layer(*layers).properties(width="container", height=ROW_PX * len(order) + FRAME_PX)
+    return with_rows(chart.to_dict(), rows)
