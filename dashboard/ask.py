@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard.markdown import plain
 from rnnviz.anatomy import cells
 
 NOWHERE = "nowhere in output"
@@ -65,12 +66,12 @@ def question(result) -> Question:
 def ask_ui(result) -> bool:
     """Ask, take an answer, then say whether it was right and why. Returns whether the answers may be shown."""
     q = question(result)
-    choice = st.radio(q.text, q.options, index=None, horizontal=True, key=f"ask:{q.text}")
+    choice = st.radio(plain(q.text), q.options, index=None, horizontal=True, key=f"ask:{q.text}")
     if choice is None:
         st.caption("The marks and the verdicts stay hidden until you answer.")
         return False
     if choice == q.answer:
-        st.success(f"Yes: {q.answer}. {q.why}", icon=":material/check:")
+        st.success(plain(f"Yes: {q.answer}. {q.why}"), icon=":material/check:")
     else:
-        st.error(f"Not quite: it is {q.answer}, not {choice}. {q.why}", icon=":material/school:")
+        st.error(plain(f"Not quite: it is {q.answer}, not {choice}. {q.why}"), icon=":material/school:")
     return True

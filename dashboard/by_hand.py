@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import cached
+from dashboard.markdown import sequence_label
 from rnnviz.anatomy import places
 from rnnviz.tables import DIRECTION_NAMES, trace_frames
 from rnnviz.trace import latex_vector, step_exists, trace_step
@@ -54,7 +55,7 @@ def by_hand_ui(view):
     cols[4].button("◀ t-1", on_click=step_by, args=(-1, T - 1), disabled=t == 0, width="stretch")
     cols[5].button("t+1 ▶", on_click=step_by, args=(1, T - 1), disabled=t == T - 1, width="stretch")
     direction = DIRECTION_NAMES.index(name)
-    st.caption(f"b={b}: {result.batch.sequences[b]!r}, {result.batch.lengths[b]} characters of T = {T}")
+    st.caption(f"{sequence_label(result, b, 40)}: {result.batch.lengths[b]} characters of T = {T}")
     if not step_exists(result, t, b):
         st.info(
             f"Sequence b={b} has only {result.batch.lengths[b]} characters and the batch is packed: the "

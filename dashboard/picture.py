@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.by_hand import where_markdown
+from dashboard.markdown import sequence_label
 from rnnviz.charts.diagram import diagram, lanes
 from rnnviz.tables import DIRECTION_NAMES
 
@@ -20,7 +21,7 @@ def shown_sequences(result) -> tuple[int, ...]:
         range(B),
         key="picture_sequence",
         default=0,
-        format_func=lambda i: f"b={i} {result.batch.sequences[i][:12]}",
+        format_func=lambda i: sequence_label(result, i),
         label_visibility="collapsed",
     )
     return (0 if b is None else b,)

@@ -3,6 +3,7 @@ h_n's blocks outlined and named by position; then the labelled tables."""
 
 import streamlit as st
 
+from dashboard.markdown import sequence_label
 from rnnviz import tables
 from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap, units_shown
 
@@ -25,7 +26,7 @@ def heatmaps_ui(config, result, reveal: bool):
         range(len(config.sequences)),
         key="tensor_sequence",
         default=0,
-        format_func=lambda i: f"b={i} {result.batch.sequences[i][:12]}",
+        format_func=lambda i: sequence_label(result, i),
     )
     b = 0 if b is None else b
     shown = units_shown(result)
@@ -35,7 +36,7 @@ def heatmaps_ui(config, result, reveal: bool):
     st.markdown(
         f"`output[:, {b}]`"
         + (" (`output[b]` with batch_first)" if config.batch_first else "")
-        + f" · `{result.batch.sequences[b][:40]}` · {result.batch.lengths[b]} of T = {T} steps"
+        + f" · {sequence_label(result, b, 40)} · {result.batch.lengths[b]} of T = {T} steps"
         + (" · outlined: the blocks h_n was taken from, by position; faded: <pad> steps" if reveal else "")
     )
     box = st.container(height=SCROLL_BOX_PX) if T > SCROLL_AFTER else st.container()

@@ -692,7 +692,7 @@ def test_ask_mode_hides_the_answers_then_reveals_them():
     at = fresh_app(ask="true", preset="single-bi").run()
     assert_clean(at)
     [question] = at.radio
-    assert question.label.startswith("For b=1 ('tiny', 4 of T = 8 steps), at which time step does output's backward")
+    assert unescape(question.label).startswith("For b=1 ('tiny', 4 of T = 8 steps), at which time step does output's")
     [(_, data)] = charts_with(at, "lane")
     assert set(data.h_n.dropna()) == {""} and "output holds it" not in set(data.role)
     assert "guaranteed, hold" not in shapes_line(at)
@@ -700,7 +700,7 @@ def test_ask_mode_hides_the_answers_then_reveals_them():
     assert not [m for m in at.markdown if "-badge[" in m.value]
     assert any("Answer the question above first" in i.value for i in at.info)
     question.set_value("t = 7").run()  # the tempting answer
-    assert len(at.error) == 1 and "Not quite: it is t = 0" in at.error[0].value
+    assert len(at.error) == 1 and "Not quite: it is t = 0" in unescape(at.error[0].value)
     assert badges(at) == core_badges(PRESETS["single-bi"])  # revealed
     open_tab(at, "Picture")
     [(_, data)] = charts_with(at, "lane")

@@ -300,10 +300,10 @@ def assert_no_traceback(at):
 def assert_only_relation_badges(at, config):
     """The badges are exactly the relations' (one each, their colour); no other text became a badge."""
     relations = analyse(config).relations
+    assert badges(at) == {rel.id: rel.colour for rel in relations}  # (the Relations tab open)
     found = [m.group(0) for md in at.markdown for m in re.finditer(r":\w+-badge\[.*?\]", md.value)]
     assert [m.group(0) for m in map(BADGE.fullmatch, found) if m] == found  # each is a well-formed badge...
     assert len(found) == len(relations), found  # ...and there is one per relation, no more
-    assert badges(at) == {rel.id: rel.colour for rel in relations}
 
 
 def assert_normal_page(at):
