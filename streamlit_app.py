@@ -11,10 +11,12 @@ from dashboard.ask import ask_ui
 from dashboard.batch import batch_ui
 from dashboard.by_hand import PICKS, by_hand_ui
 from dashboard.code import code_ui
+from dashboard.gradients import gradients_ui
 from dashboard.markdown import plain
 from dashboard.picture import picture_ui
 from dashboard.relations import relations_ui, summary_ui
 from dashboard.tensors import tensors_ui
+from dashboard.units import train_ui, units_ui
 from rnnviz.model import THREADS
 
 # Every session's script runs in a thread of its own: torch's intra-op threads would only fight them for the
@@ -30,9 +32,16 @@ SECTIONS = {  # tab label -> its section; the first is the landing view
     "Batch": batch_ui,
     "output & h_n": tensors_ui,
     "Unrolled by hand": by_hand_ui,
+    "Gradients": gradients_ui,
+    "Trained units": units_ui,
     "Code & downloads": code_ui,
 }
-KEPT_PICKS = ("picture_sequence", "tensor_sequence", *PICKS)  # widgets inside tabs whose picks survive a closed tab
+KEPT_PICKS = (
+    "picture_sequence",
+    "tensor_sequence",
+    "gradient_sequence",
+    *PICKS,
+)  # widgets inside tabs whose picks survive a closed tab
 
 LESSONS = {  # each preset's one-line lesson; the longer note opens below it
     "single-uni": (
@@ -107,7 +116,10 @@ def main():
             return
         st.caption("Showing the last valid configuration until the input is fixed.")
     st.session_state.last_good = config
+    train_ui(config)
     analysis = cached.analysis(config)
+    for warning in analysis.result.warnings:  # torch's own words, caught while it built or ran this config
+        st.warning(f"torch warned: {plain(warning)}", icon=":material/warning:")
     reveal = ask_ui(analysis.result) if st.session_state.ask else True
     summary_ui(analysis.result, analysis.relations, reveal)
     keep_picks()

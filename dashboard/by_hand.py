@@ -43,6 +43,13 @@ def where_markdown(result, t: int, layer: int, d: int, b: int) -> str:
 def by_hand_ui(view):
     """Pick t, layer, direction and sequence (a fragment: only this part reruns when a pick changes)."""
     config, result, reference = view.config, view.analysis.result, view.analysis.reference
+    if config.h0 != "zeros" or config.draws_masks:
+        st.info(
+            "The hand recomputation starts every sequence from zeros and runs without dropout masks, so it is not "
+            "shown for this configuration (h_0 random or carried, or dropout in train mode). The Picture and the "
+            "tables show torch's own states; the relations check them."
+        )
+        return
     clamp_picks(config)
     T = result.batch.max_length
     cols = st.columns([3, 3, 3, 3, 2, 2], vertical_alignment="bottom")

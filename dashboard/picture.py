@@ -39,12 +39,18 @@ def clicked_cell_ui(result, layer_outputs, event):
     st.dataframe([{f"unit {k}": float(v) for k, v in enumerate(layer_outputs[layer][t, b, d * H : (d + 1) * H])}])
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def picture_spec(_result, _layer_outputs, config, sequences: tuple[int, ...], reveal: bool) -> dict:
+    """The diagram's Vega-Lite spec (keyed by config, sequences and reveal; _result and _layer_outputs are its run)."""
+    return diagram(_result, _layer_outputs, sequences, reveal)
+
+
 def picture_ui(view):
     """The diagram of the whole run, then the cell a click picked."""
     result = view.analysis.result
     sequences = shown_sequences(result)
     layer_outputs = cached.layers(view.config)
-    spec = diagram(result, layer_outputs, sequences, view.reveal)
+    spec = picture_spec(result, layer_outputs, view.config, sequences, view.reveal)
     event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="cell", key="picture")
     if view.reveal:
         clicked_cell_ui(result, layer_outputs, event)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.markdown import plain
+from rnnviz.model import batch_first_h_0_error
 
 ICONS = {
     "holds": ":material/check:",
@@ -69,6 +70,12 @@ def relation_markdown(rel) -> str:
     return "\n\n".join(lines)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def h_0_error(config) -> str | None:
+    """torch's own error for an h_0 shaped like a batch-first input (raised once per config)."""
+    return batch_first_h_0_error(config)
+
+
 def relations_ui(view):
     """One block per relation (a single element each: the page has many and reruns often)."""
     if not view.reveal:
@@ -76,3 +83,6 @@ def relations_ui(view):
         return
     for rel in view.analysis.relations:
         st.markdown(relation_markdown(rel))
+        if rel.id == "h_0-shape" and (error := h_0_error(view.config)) is not None:
+            st.caption("What torch itself says to an h_0 shaped like a batch-first input, [B, L*D, H]:")
+            st.code(error, language=None, wrap_lines=True)

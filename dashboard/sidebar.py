@@ -5,10 +5,24 @@ import torch
 
 from dashboard.by_hand import pick_bounds
 from rnnviz import PRESETS, Config, ConfigError
+from rnnviz.brackets import BRACKET_SEQUENCES
 from rnnviz.cells import CELLS
-from rnnviz.config import DTYPES, MAX_EMBEDDING, MAX_HIDDEN, MAX_LAYERS, MAX_SEED, NONLINEARITIES, parse_sequences
+from rnnviz.config import (
+    DTYPES,
+    INITIAL_STATES,
+    MAX_EMBEDDING,
+    MAX_HIDDEN,
+    MAX_LAYERS,
+    MAX_LENGTH,
+    MAX_SEED,
+    MAX_STEPS,
+    NONLINEARITIES,
+    TASKS,
+    parse_sequences,
+)
 from rnnviz.links import CONFIG_KEYS, parse_link
 from rnnviz.tables import DIRECTION_NAMES
+from rnnviz.training import TASK_DEFAULTS
 
 CUSTOM = "Custom"
 PRESET_KEYS = tuple(k for k in CONFIG_KEYS if k != "device")  # a preset never moves you off your device
@@ -19,7 +33,10 @@ NUMBER_BOUNDS = {
     "hidden": (1, MAX_HIDDEN),
     "embedding": (1, MAX_EMBEDDING),
     "proj": (0, MAX_HIDDEN - 1),
+    "split": (0, MAX_LENGTH - 1),
+    "steps": (0, MAX_STEPS),
 }
+MAX_DROPOUT = 0.95
 CELL_BY_LABEL = {cell.label: cell for cell in CELLS.values()}
 
 
@@ -36,6 +53,14 @@ def apply_preset():
     if st.session_state.preset != CUSTOM:
         values = widget_values(PRESETS[st.session_state.preset])
         st.session_state.update({k: values[k] for k in PRESET_KEYS})
+
+
+def apply_task():
+    """Callback: a task brings its own batch and sizes (the trained vocabulary is brackets and letters)."""
+    if st.session_state.task != "none":
+        st.session_state.update(
+            sequences="\n".join(BRACKET_SEQUENCES), hidden=TASK_DEFAULTS["hidden"], embedding=TASK_DEFAULTS["embedding"]
+        )
 
 
 def mark_custom_if_moved():
@@ -88,6 +113,23 @@ def number_ui(container, label: str, key: str, **kwargs):
     container.number_input(label, low, high, getattr(Config(), key), key=key, bind=bind(key), **kwargs)
 
 
+def beyond_ui(box):
+    """Beyond the seed: the initial state (or a carry over a split), dropout in train mode, a task to train first."""
+    box.selectbox("Initial state h_0", INITIAL_STATES, key="h0", bind=bind("h0"))
+    carry = st.session_state.h0 == "carry"
+    number_ui(box, "split K (first chunk)", "split", disabled=not carry, help="0: T // 2. Only with h_0 carry.")
+    box.number_input(
+        "dropout", 0.0, MAX_DROPOUT, 0.0, 0.05, key="dropout", bind=bind("dropout"), format="%.2f",
+        help="Between layers, in train mode only: each layer's output but the last.",
+    )  # fmt: skip
+    box.toggle("Train mode (dropout on)", key="train_mode", bind=bind("train_mode"))
+    box.selectbox(
+        "Task: train first", TASKS, key="task", bind=bind("task"), on_change=apply_task,
+        help="brackets: train next-character prediction on generated bracket text, then show the trained layer.",
+    )  # fmt: skip
+    number_ui(box, "training steps", "steps", disabled=st.session_state.task == "none", help="0: the task's default.")
+
+
 def controls_ui() -> tuple[Config | None, str | None]:
     """The sidebar; returns the config, or None and the reason it is invalid."""
     sb = st.sidebar
@@ -132,6 +174,7 @@ def controls_ui() -> tuple[Config | None, str | None]:
     right.selectbox("dtype", DTYPES, key="dtype", bind=bind("dtype"))
     if "cuda" not in DEVICES:
         sb.caption("cuda is not offered: this server has no CUDA GPU.")
+    beyond_ui(sb.expander("h_0, dropout, training", expanded=st.session_state.task != "none"))
     sb.toggle(
         "Ask first (predict, then reveal)",
         key="ask",
@@ -154,6 +197,12 @@ def controls_ui() -> tuple[Config | None, str | None]:
             seed=s.seed,
             device=s.device,
             dtype=s.dtype,
+            h0=s.h0,
+            split=s.split if s.h0 == "carry" else 0,
+            dropout=float(s.dropout),
+            train_mode=s.train_mode,
+            task=s.task,
+            steps=s.steps if s.task != "none" else 0,
         )
     except ConfigError as error:
         return None, str(error)

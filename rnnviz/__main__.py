@@ -7,9 +7,11 @@ import argparse
 import sys
 
 from rnnviz import PRESETS, Config, ConfigError, analyse
+from rnnviz.brackets import BRACKET_SEQUENCES
 from rnnviz.cells import CELLS
-from rnnviz.config import DEVICES, DTYPES, NONLINEARITIES
+from rnnviz.config import DEVICES, DTYPES, INITIAL_STATES, NONLINEARITIES, TASKS
 from rnnviz.report import make_report, report_json
+from rnnviz.training import TASK_DEFAULTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +37,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--dtype", choices=DTYPES)
+    p.add_argument("--h0", choices=INITIAL_STATES, help="h_0: zeros, random (seeded), or carry over a split")
+    p.add_argument("--split", type=int, metavar="K", help="with --h0 carry: the first chunk's length (0: T // 2)")
+    p.add_argument("--dropout", type=float, metavar="P", help="between layers, in train mode (0 <= P < 1)")
+    p.add_argument("--train-mode", action="store_true", default=None, help="the module in train mode")
+    p.add_argument("--task", choices=TASKS, help="brackets: train next-character prediction first")
+    p.add_argument("--steps", type=int, help="with --task: Adam steps (0: the task's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--tensors", action="store_true", help="with --json: include output, h_n, c_n")
     return p.parse_args(sequences_as_values(list(sys.argv[1:] if argv is None else argv), p))
@@ -61,9 +69,15 @@ def sequences_as_values(argv: list[str], parser: argparse.ArgumentParser) -> lis
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The preset (or the default Config), with every option given on the command line applied."""
+    """The preset (or the default Config), with every option given on the command line applied.
+
+    With a task, hidden and embedding default to the task's (TASK_DEFAULTS), the sequences to a few bracket strings.
+    """
     base = PRESETS[args.preset] if args.preset else Config()
     options = {k: v for k, v in vars(args).items() if v is not None and k not in ("preset", "json", "tensors")}
+    if options.get("task", "none") != "none":
+        defaults = {"hidden": TASK_DEFAULTS["hidden"], "embedding": TASK_DEFAULTS["embedding"]}
+        options = {"sequences": BRACKET_SEQUENCES, **defaults, **options}
     return base.replace(**options)
 
 
@@ -76,19 +90,34 @@ def human_report(analysis) -> str:
         f"{c.cell.upper()}, {c.layers} layer(s), {'bi' if c.bidirectional else 'uni'}directional, "
         f"hidden {c.hidden}, embedding {c.embedding}{f', proj {c.proj}' if c.proj else ''}, "
         f"{'batch_first' if c.batch_first else 'time-major'}, {'packed' if c.packed else 'padded'}, "
-        f"seed {c.seed}, {result.device} {c.dtype}",
+        f"seed {c.seed}, {result.device} {c.dtype}" + "".join(f", {option}" for option in beyond_the_blog(result)),
         f"batch: {len(c.sequences)} sequences, lengths {list(result.batch.lengths)}, "
         f"vocabulary of {len(result.batch.vocab)}",
         "shapes: " + "  ".join(f"{k} {v}" for k, v in report["shapes"].items() if v is not None),
+        *(f"torch warned: {warning}" for warning in result.warnings),
         "",
-        f"{'verdict':<14} {'kind':<11} {'relation':<33} claim checked",
+        f"{'verdict':<14} {'kind':<11} {'relation':<34} claim checked",
     ]
     for rel in relations:
         lines.append(
             f"{rel.verdict.upper() if rel.verdict == 'contradiction' else rel.verdict:<14} "
-            f"{rel.kind:<11} {rel.id:<33} {rel.expression.replace(chr(10), '')}"
+            f"{rel.kind:<11} {rel.id:<34} {rel.expression.replace(chr(10), '')}"
         )
     return "\n".join(lines)
+
+
+def beyond_the_blog(result) -> list[str]:
+    """The options a run has that the blog's runs do not: h_0, dropout and train mode, a task."""
+    c, options = result.config, []
+    if c.h0 != "zeros":
+        options.append(f"h0 {c.h0}" + (f" at split {c.chunk}" if c.chunk else ""))
+    if c.dropout:
+        options.append(f"dropout {c.dropout}")
+    if c.train_mode:
+        options.append("train mode")
+    if result.training is not None:
+        options.append(f"trained on {c.task} for {result.training.steps} steps")
+    return options
 
 
 def main(argv=None) -> int:

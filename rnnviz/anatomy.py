@@ -1,7 +1,9 @@
 """The anatomy of a run: every state (sequence, layer, direction, t), and where output and h_n took it from.
 
 Marks come from positions, never from equal values: h_n[k, b] is taken at the step where direction d of layer l
-ends (forward at T-1, or at len_b - 1 when packed; backward at t = 0), whatever numbers happen to repeat.
+ends (forward at T-1, or at len_b - 1 when packed; backward at t = 0, or at the split K when carried in two chunks),
+whatever numbers happen to repeat. The states before a run's first step (h_0) are rows of their own, in
+initial_states(): cells() keeps one row per step that a layer computes.
 """
 
 import numpy as np
@@ -10,6 +12,7 @@ import pandas as pd
 from rnnviz.batch import char_label
 
 COLUMNS = ("sequence", "layer", "direction", "t", "token", "padding", "computed", "in_output", "h_n_row")
+INITIAL_COLUMNS = ("sequence", "layer", "direction", "chunk", "before_t", "source", "h_0_row", "from_t")
 
 
 def cells(result) -> pd.DataFrame:
@@ -20,7 +23,7 @@ def cells(result) -> pd.DataFrame:
     lengths = np.array(result.batch.lengths)[b]
     padding = t >= lengths
     computed = ~padding if c.packed else np.ones_like(padding)
-    ends = np.where(d == 1, 0, lengths - 1 if c.packed else T - 1)
+    ends = np.where(d == 1, c.chunk, lengths - 1 if c.packed else T - 1)  # chunk: the split K when carrying, else 0
     tokens = {(bb, tt): char_label(result.batch.token(tt, bb)) for bb in range(B) for tt in range(T)}
     return pd.DataFrame(
         {
@@ -61,3 +64,25 @@ def places(result, b: int, layer: int, direction: int, t: int) -> list[str]:
         if result.c_n is not None:
             found.append(f"c_n[{row.h_n_row}, {b}]")
     return found
+
+
+def initial_states(result) -> pd.DataFrame:
+    """One row per state a run starts from, per (sequence, layer, direction, chunk); chunk 1 only when carrying.
+
+    before_t: the step that reads it first (forward: the chunk's first step; backward: the chunk's last step of that
+    sequence); source: zeros (torch's default), random (h_0[h_0_row, b], drawn after building) or carried (the first
+    chunk's h_n[h_0_row, b], taken at its step from_t); h_0_row and from_t are -1 where they do not apply.
+    """
+    c = result.config
+    T, K = result.batch.max_length, c.chunk
+    chunks = [(0, K or T, "random" if c.h0 == "random" else "zeros")] + ([(K, T, "carried")] if K else [])
+    rows = []
+    for b, n in enumerate(result.batch.lengths):
+        for layer in range(c.layers):
+            for d in range(c.directions):
+                for chunk, (start, stop, source) in enumerate(chunks):
+                    last = min(n, stop) - 1 if c.packed else stop - 1  # the chunk's last step that sequence b runs
+                    row = -1 if source == "zeros" else layer * c.directions + d
+                    taken = (0 if d else K - 1) if source == "carried" else -1
+                    rows.append((b, layer, d, chunk, last if d else start, source, row, taken))
+    return pd.DataFrame(rows, columns=INITIAL_COLUMNS)

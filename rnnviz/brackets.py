@@ -20,6 +20,7 @@ from rnnviz.batch import PAD
 LETTERS = "abc"
 TASK_VOCAB = (PAD, *sorted("()" + LETTERS))  # ('<pad>', '(', ')', 'a', 'b', 'c'): the project's vocab contract
 MAX_DEPTH = 3
+BRACKET_SEQUENCES = ("(a(b)c)ab", "((a)b)", "c(a)((b))(")  # a task's batch when none is given
 OPEN = 0.25  # the chance of "(" below the deepest level
 CLOSE_AT_MAX = 0.4  # the chance of ")" at the deepest level; it grows from 0 at depth 0 in proportion to the depth
 

@@ -2,7 +2,8 @@
 
 Pure: the dashboard only applies the result. Every value is checked by Config itself (the one source of limits
 and choices), one at a time in Config's field order, so a value that cannot go with the ones before it (proj=3
-with the RNN cell) is dropped and named, and the rest of the link still opens.
+with the RNN cell) is dropped and named, and the rest of the link still opens. h0 and split go together (a carry
+may run only at the link's split, and a split is only for a carry): they are tried as one first.
 """
 
 import dataclasses
@@ -13,6 +14,7 @@ from rnnviz.config import PRESETS, Config, ConfigError, parse_sequences, preset_
 from rnnviz.model import resolve_device
 
 CONFIG_KEYS = tuple(field.name for field in dataclasses.fields(Config))
+TOGETHER = {"h0": ("h0", "split")}  # a key -> the keys tried with it, as one change, before each alone
 MAX_SHOWN = 80  # characters of a dropped value quoted back
 
 
@@ -36,22 +38,36 @@ def parse_link(params: Mapping[str, str]) -> Link:
         config = Config()
         if name and name != "Custom":
             ignored["preset"] = _dropped("preset", name, f"one of {', '.join(PRESETS)} or Custom")
+    taken = set()
     for key in CONFIG_KEYS:
-        if key not in params:
+        if key not in params or key in taken:
             continue
+        together = [k for k in TOGETHER.get(key, ()) if k in params]
+        if len(together) > 1:
+            try:
+                config = _applied(config, together, params)
+                taken.update(together)
+                continue
+            except (ConfigError, ValueError):
+                pass  # then each alone, so that the one that cannot go is named
         try:
-            candidate = config.replace(**{key: field_value(key, params[key])})
-            resolve_device(candidate.device)
+            config = _applied(config, [key], params)
         except (ConfigError, ValueError) as error:
             ignored[key] = _dropped(key, params[key], str(error))
-            continue
-        config = candidate
     rest = {key: value for key, value in params.items() if key not in CONFIG_KEYS and key != "preset"}
     return Link(config, None if name == "Custom" else preset_of(config), ignored, rest)
 
 
+def _applied(config: Config, keys: list[str], params: Mapping[str, str]) -> Config:
+    """config with the link's values of keys, or ConfigError / ValueError (the device must exist here too)."""
+    candidate = config.replace(**{key: field_value(key, params[key]) for key in keys})
+    resolve_device(candidate.device)
+    return candidate
+
+
 def field_value(key: str, text: str):
-    """A link's text as the Config field's value: numbers as Streamlit reads them (2.7 -> 2), true/false."""
+    """A link's text as the Config field's value: whole numbers as Streamlit reads them (2.7 -> 2), true/false,
+    and fractions (dropout) as they are written."""
     default = getattr(Config(), key)
     if key == "sequences":
         return parse_sequences(text)
@@ -66,6 +82,11 @@ def field_value(key: str, text: str):
             return int(float(text))
         except (ValueError, OverflowError):  # not a number, nan, inf
             raise ValueError(f"{key} must be a whole number") from None
+    if isinstance(default, float):
+        try:
+            return float(text)  # nan and inf read as numbers: Config names what is wrong with them
+        except ValueError:
+            raise ValueError(f"{key} must be a number") from None
     return text
 
 

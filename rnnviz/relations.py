@@ -73,11 +73,22 @@ class Sizes(NamedTuple):
     H: int
     T: int
     lengths: tuple[int, ...]
+    device: str = "cpu"
 
     @property
     def full(self) -> bool:
         """Every sequence is T long: no padding at all."""
         return all(n == self.T for n in self.lengths)
+
+    @property
+    def tolerance(self) -> float:
+        """The allclose tolerance of a run against another computation of it: the dtype's, or CUDA's."""
+        return CUDA_TOLERANCE if self.device == "cuda" else RECOMPUTE_TOLERANCE[self.config.dtype]
+
+    @property
+    def module(self) -> str:
+        """The module's class as code writes it: nn.LSTM."""
+        return CELLS[self.config.cell].module_name
 
 
 @dataclass(frozen=True)
@@ -185,6 +196,26 @@ def c_n_shape(s: Sizes, extra) -> Spec | None:
 
 
 @entry
+def h_0_shape(s: Sizes, extra) -> Spec | None:
+    if s.config.h0 == "zeros":
+        return None
+    lstm = CELLS[s.config.cell].has_cell_state
+    shapes = (("h_0", (s.L * s.D, s.B, s.H)), ("c_0", (s.L * s.D, s.B, s.config.hidden)))[: 2 if lstm else 1]
+    given = "the random h_0 drawn after building" if s.config.h0 == "random" else "the first chunk's h_n, carried"
+    return Spec(
+        "h_0-shape",
+        True,
+        f"h_0 ({given}) is [L*D, B, H] = {list(shapes[0][1])}"
+        + (f", c_0 [L*D, B, hidden] = {list(shapes[1][1])}" if lstm else "")
+        + ", batch_first or not.",
+        "h_0 is laid out like h_n, which has no time axis: batch_first never moves it, and torch refuses an h_0 "
+        "shaped [B, L*D, H] like a batch-first input.",
+        tuple((f"tuple({name}.shape)", str(shape)) for name, shape in shapes),
+        test="shape",
+    )
+
+
+@entry
 def h_n_layout(s: Sizes, extra) -> Spec:
     return Spec(
         "h_n-layout",
@@ -241,13 +272,20 @@ def true_last_step_is_h_n(s: Sizes, extra) -> Spec:
 def first_output_is_backward_h_n(s: Sizes, extra) -> Spec | None:
     if s.D == 1:
         return None
+    K = s.config.chunk
     return Spec(
         "first-output-is-backward-h_n",
-        True,
-        f"The backward half of output at t = 0 is the top layer's backward h_n (hv[-1, 1] = h_n[{s.L * 2 - 1}]).",
-        "The backward direction reads from the end to the start, so it finishes at t = 0.",
+        not K,
+        f"The backward half of output at t = 0 is the top layer's backward h_n (hv[-1, 1] = h_n[{s.L * 2 - 1}])."
+        if not K
+        else f"Carried in two chunks: h_n is the second chunk's, whose backward direction ends at t = K = {K}; "
+        "output at t = 0 holds the first chunk's backward state.",
+        "The backward direction reads from the end to the start, so it finishes at t = 0."
+        if not K
+        else "Without chunks the backward direction finishes at t = 0.",
         ((f"{at(s, '0')}, {s.H}:]", "hv[-1, 1]"),),
         batch_axis=0,
+        coincidence="the backward state at t = 0 of the first chunk equals the second chunk's at t = K here.",
     )
 
 
@@ -255,20 +293,22 @@ def first_output_is_backward_h_n(s: Sizes, extra) -> Spec | None:
 def final_output_backward_is_h_n(s: Sizes, extra) -> Spec | None:
     if s.D == 1:
         return None
-    guaranteed = s.T == 1
+    end = s.config.chunk  # where the backward direction of the last (or only) run ends
+    guaranteed = end == s.T - 1
     return Spec(
         "final-output-backward-is-h_n",
         guaranteed,
-        "With one time step, the backward half of output at t = T-1 = 0 is the top layer's backward h_n."
+        f"With one time step{' in the second chunk' if end else ''}, the backward half of output at t = T-1 = {end} "
+        "is the top layer's backward h_n."
         if guaranteed
         else f"The backward direction *starts* at t = T-1: output there is its first state. Its h_n (hv[-1, 1] = "
-        f"h_n[{s.L * 2 - 1}]) is its state at t = 0.",
+        f"h_n[{s.L * 2 - 1}]) is its state at t = {end}.",
         "With one time step, the backward direction's first step is also its last."
         if guaranteed
         else "In output the last time step reads like the end, but only for the forward direction.",
         ((f"{at(s, '-1')}, {s.H}:]", "hv[-1, 1]"),),
         batch_axis=0,
-        coincidence="the backward state did not change between t = T-1 and t = 0 (a gate or tanh saturated to an "
+        coincidence=f"the backward state did not change between t = T-1 and t = {end} (a gate or tanh saturated to an "
         f"exact value in {s.config.dtype}), so its first state equals its last.",
     )
 
@@ -304,6 +344,138 @@ def padding_output_is_zero(s: Sizes, extra) -> Spec | None:
     )
 
 
+def _runs_equal(s: Sizes, prefix: str) -> tuple[tuple[str, str], ...]:
+    """(output, other), (h_n, other) and (c_n, other) for an LSTM: another run's tensors against this run's."""
+    names = ("output", "h_n", "c_n") if CELLS[s.config.cell].has_cell_state else ("output", "h_n")
+    return tuple((name, f"{prefix}_{name}") for name in names)
+
+
+@entry
+def chunks_equal_whole(s: Sizes, extra) -> Spec | None:
+    if "whole" not in extra:
+        return None
+    K, guaranteed = s.config.chunk, s.D == 1
+    carried = "h_n and c_n" if CELLS[s.config.cell].has_cell_state else "h_n"
+    return Spec(
+        "chunks-equal-whole",
+        guaranteed,
+        f"Run in two chunks, steps [0, {K}) then [{K}, {s.T}), the second from the first's {carried}: the outputs "
+        "side by side, and the last h_n, are the whole run's."
+        if guaranteed
+        else f"Bidirectional: the first chunk's backward direction starts at t = {K - 1} without the steps after it, "
+        "which the whole run's backward direction had read first; carrying h_n forward cannot give it the future.",
+        "A unidirectional layer reads only its past: its state at the split is all that the rest of the sequence "
+        "needs, so a long text can be fed in chunks."
+        if guaranteed
+        else "Carrying h_n between chunks is how a unidirectional layer reads a long text, so it is tempting to "
+        "expect the same of a bidirectional one.",
+        _runs_equal(s, "whole"),
+        test="allclose",
+        tolerance=s.tolerance,
+        coincidence="the whole run's states equal the chunks' here (a ReLU that is all zeros, or saturated units).",
+    )
+
+
+@entry
+def layer_0_h_n_unaffected_by_dropout(s: Sizes, extra) -> Spec | None:
+    if "eval" not in extra or not s.config.draws_masks:
+        return None
+    pairs = [(f"h_n[:{s.D}]", f"eval_h_n[:{s.D}]")]
+    if CELLS[s.config.cell].has_cell_state:
+        pairs.append((f"c_n[:{s.D}]", f"eval_c_n[:{s.D}]"))
+    return Spec(
+        "layer-0-h_n-unaffected-by-dropout",
+        True,
+        f"Layer 0's final states (h_n[:{s.D}]) are the eval run's, though train mode drops with P = "
+        f"{s.config.dropout}: dropout acts on a layer's output on its way up, never inside the layer.",
+        "Dropout is applied to each layer's output but the last, before the next layer reads it; layer 0 reads the "
+        "embedded input as it is.",
+        tuple(pairs),
+        batch_axis=1,
+    )
+
+
+@entry
+def train_equals_eval(s: Sizes, extra) -> Spec | None:
+    if "eval" not in extra:
+        return None
+    c = s.config
+    if not c.train_mode:
+        statement = "Eval mode: dropout is off, so this run is the eval run."
+    elif c.dropout == 0:
+        statement = "Train mode with dropout 0 drops nothing: output and h_n are the eval run's."
+    elif s.L == 1:
+        statement = "One layer: dropout only acts between layers, so train mode gives the eval run's numbers."
+    else:
+        statement = (
+            f"Train mode with P = {c.dropout}: each layer's output but the last has units zeroed (each with chance P, "
+            f"the rest scaled by 1/(1-P)) before the next layer reads it, so layers 1 to {s.L - 1}, output and their "
+            "h_n differ from eval mode."
+        )
+    return Spec(
+        "train-equals-eval",
+        not c.draws_masks,
+        statement,
+        "module.train() and module.eval() switch dropout on and off; nothing else in a recurrent layer depends on them."
+        if not c.draws_masks
+        else "train() and eval() look like bookkeeping; with dropout between layers they change the numbers.",
+        _runs_equal(s, "eval"),
+        coincidence="the dropped units happen not to change the layers above here (a ReLU that is all zeros).",
+    )
+
+
+@entry
+def stacked_is_layer_by_layer(s: Sizes, extra) -> Spec | None:
+    if "by_layer" not in extra:
+        return None
+    sides = "both directions side by side" if s.D == 2 else "its output"
+    dropped = ", dropped as in train mode" if s.config.draws_masks else ""
+    return Spec(
+        "stacked-is-layer-by-layer",
+        True,
+        f"{s.L} one-layer {s.module} modules holding the stack's weights, each fed the previous one's output ({sides}"
+        f"{dropped}), give output and h_n: num_layers = {s.L} is a stack of one-layer layers.",
+        "Layer l + 1 reads layer l's output and nothing else of it; h_n stacks each layer's final states in order.",
+        _runs_equal(s, "by_layer"),
+        test="allclose",
+        tolerance=s.tolerance,
+    )
+
+
+@entry
+def backward_is_forward_on_reversed(s: Sizes, extra) -> Spec | None:
+    if "by_direction" not in extra:
+        return None
+    steps = "its real steps (packed)" if s.config.packed else "the whole padded row, <pad> steps first"
+    return Spec(
+        "backward-is-forward-on-reversed",
+        True,
+        f"Each layer's backward half is a one-direction {s.module} holding the *_reverse weights, run over each "
+        f"sequence's steps in reverse ({steps}) and flipped back: rebuilt so, layer by layer, it gives output and h_n.",
+        "bidirectional=True adds a second layer of its own that reads each sequence from its end.",
+        _runs_equal(s, "by_direction"),
+        test="allclose",
+        tolerance=s.tolerance,
+    )
+
+
+@entry
+def reversed_input_is_backward(s: Sizes, extra) -> Spec | None:
+    if "mirror" not in extra:
+        return None
+    return Spec(
+        "reversed-input-is-backward",
+        False,
+        "The backward direction has weights of its own (weight_ih_l0_reverse, ...): the forward direction's weights "
+        "run on the reversed input do not give its half of output, nor its h_n.",
+        "'Bidirectional' reads like one layer run both ways, with the same weights.",
+        ((f"output[..., {s.H}:]", f"mirror_output[..., {s.H}:]"), ("hv[:, 1]", "mirror_hv[:, 1]")),
+        test="allclose",
+        tolerance=s.tolerance,
+        coincidence="the forward weights give the backward direction's numbers here (a ReLU that is all zeros).",
+    )
+
+
 @entry
 def reference_recompute(s: Sizes, extra) -> Spec | None:
     if "ref" not in extra:
@@ -333,13 +505,13 @@ def cpu_matches_cuda(s: Sizes, extra) -> Spec | None:
 
 
 def _allclose_spec(s: Sizes, rid: str, statement: str, why: str, prefix: str, tolerance: float) -> Spec:
-    names = ("output", "h_n", "c_n") if CELLS[s.config.cell].has_cell_state else ("output", "h_n")
+    pairs = _runs_equal(s, prefix)
     return Spec(
         rid,
         True,
-        statement.format(", ".join(names)),
+        statement.format(", ".join(name for name, _ in pairs)),
         why,
-        tuple((n, f"{prefix}_{n}") for n in names),
+        pairs,
         test="allclose",
         tolerance=tolerance,
     )
@@ -353,7 +525,14 @@ def sizes(result) -> Sizes:
     """The sizes of a run, as the catalog entries use them."""
     c = result.config
     return Sizes(
-        c, c.layers, c.directions, len(c.sequences), c.state_size, result.batch.max_length, result.batch.lengths
+        c,
+        c.layers,
+        c.directions,
+        len(c.sequences),
+        c.state_size,
+        result.batch.max_length,
+        result.batch.lengths,
+        result.device,
     )
 
 
@@ -367,11 +546,14 @@ def namespace(result, extra: dict) -> dict:
         "h_n": result.h_n,
         "c_n": result.c_n,
         "hv": result.h_n.view(s.L, s.D, s.B, s.H),  # (L, D, B, H)
+        "h_0": result.h_0,
+        "c_0": result.c_0,
         "lengths": list(s.lengths),
         "padding": steps.t() if s.config.batch_first else steps,  # like output's first two axes
     }
     for prefix, other in extra.items():
         ns.update({f"{prefix}_output": other.output, f"{prefix}_h_n": other.h_n, f"{prefix}_c_n": other.c_n})
+        ns[f"{prefix}_hv"] = other.h_n.view(s.L, s.D, s.B, s.H)  # (L, D, B, H)
     return ns
 
 
@@ -381,9 +563,11 @@ def specs(result, extra: dict) -> list[Spec]:
     return [spec for function in CATALOG if (spec := function(s, extra)) is not None]
 
 
-def check_relations(result, reference=None, cpu_result=None) -> list[Relation]:
-    """Every catalog relation that applies to the run; reference and cpu_result add the numerical ones."""
-    extra = {prefix: run for prefix, run in (("ref", reference), ("cpu", cpu_result)) if run is not None}
+def check_relations(result, reference=None, cpu_result=None, extra: dict | None = None) -> list[Relation]:
+    """Every catalog relation that applies to the run; reference, cpu_result and the extra runs (prefix -> run, see
+    rnnviz.analyse) add the relations that compare with them."""
+    runs = (("ref", reference), ("cpu", cpu_result))
+    extra = {**{prefix: run for prefix, run in runs if run is not None}, **(extra or {})}
     ns = namespace(result, extra)
     return [evaluate(spec, ns) for spec in specs(result, extra)]
 

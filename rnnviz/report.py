@@ -9,7 +9,7 @@ def shape(tensor) -> list[int] | None:
 
 
 def make_report(result, relations, tensors: bool = False) -> dict:
-    """One JSON-ready object: config, device, vocab, lengths, shapes, relations (and tensors)."""
+    """One JSON-ready object: config, device, vocab, lengths, shapes, relations (training for a task, and tensors)."""
     report = {
         "config": result.config.as_dict(),
         "device": result.device,
@@ -24,6 +24,8 @@ def make_report(result, relations, tensors: bool = False) -> dict:
         },
         "relations": [rel.as_dict() for rel in relations],
     }
+    if result.training is not None:
+        report["training"] = result.training.as_dict()
     if tensors:
         report["tensors"] = {
             name: None if t is None else t.tolist()

@@ -56,6 +56,7 @@ class DepthAnalysis:
     best_corr: float  # its r, signed
     best_unit_values: tuple[tuple[float, ...], ...]  # the best unit at each character, per text
     probe_r: float  # r of a least-squares probe (all units + bias) with the depth, on the texts it was not fit on
+    probe_fit: tuple[tuple[float, ...], ...]  # the probe's depth at each character of those texts (the second half)
     loss: float  # the model's next-character loss on the texts
     floor: float  # the generator's own loss on the texts: a left-to-right model cannot expect to beat it
 
@@ -198,6 +199,7 @@ def analyse_depth(model: CharModel, texts: tuple[str, ...], depths: tuple[tuple[
         best_corr=correlations[best],
         best_unit_values=tuple(tuple(row) for row in output[:, :, best].t().tolist()),
         probe_r=pearson(predicted, depth[:, half:].flatten()),
+        probe_fit=tuple(tuple(row) for row in predicted.view(depth.shape[0], -1).t().tolist()),
         loss=F.cross_entropy(logits[:-1].flatten(0, 1), ids[1:].flatten()).item(),
         floor=generator_loss(texts, depths),
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +101,12 @@ def sequences(draw, max_sequences: int = 5, max_length: int = 7) -> tuple[str, .
 
 
 @st.composite
-def configs(draw, **fixed) -> Config:
-    """A valid Config from the whole configuration space, kept small; keyword arguments pin fields."""
+def configs(draw, extended: bool = False, **fixed) -> Config:
+    """A valid Config from the whole configuration space, kept small; keyword arguments pin fields.
+
+    extended: also draw h0 (zeros, random, carry and its split), dropout and train mode; the other fields of
+    Config (a task) stay at their defaults. Without it every one of them does, for modules that do not model them.
+    """
 
     def pick(name, strategy):
         return fixed[name] if name in fixed else draw(strategy)
@@ -112,7 +116,7 @@ def configs(draw, **fixed) -> Config:
     proj = 0
     if cell == "lstm" and hidden > 1:
         proj = pick("proj", st.one_of(st.just(0), st.integers(1, hidden - 1)))
-    return Config(
+    config = Config(
         sequences=pick("sequences", sequences()),
         cell=cell,
         nonlinearity=pick("nonlinearity", st.sampled_from(("tanh", "relu"))) if cell == "rnn" else "tanh",
@@ -127,6 +131,23 @@ def configs(draw, **fixed) -> Config:
         device=fixed.get("device", "cpu"),
         dtype=pick("dtype", st.sampled_from(("float32", "float64"))),
     )
+    if not extended:
+        return config
+    lengths = [len(seq) for seq in config.sequences]
+    longest_split = (min(lengths) if config.packed else max(lengths)) - 1  # packed: no empty second chunk
+    h0 = pick("h0", st.sampled_from(("zeros", "random", "carry")))
+    if h0 == "carry" and longest_split < 1:
+        assume("h0" not in fixed)  # no split can run this batch: another batch where carry is asked for
+        h0 = "random"
+    split = 0
+    if h0 == "carry":
+        default_runs = max(lengths) // 2 <= longest_split
+        split = pick("split", st.integers(0 if default_runs else 1, longest_split))
+    dropout = pick("dropout", st.sampled_from((0.0, 0.0, 0.25, 0.5, 0.9)))
+    train_mode = pick("train_mode", st.booleans())
+    if config.device == "cuda" and train_mode:
+        dropout = 0.0  # train mode with dropout draws its masks on the CPU only
+    return config.replace(h0=h0, split=split, dropout=dropout, train_mode=train_mode)
 
 
 # -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The anatomy contract: every state's position, checked against torch's own tensors (never by equal values)."""
+"""The anatomy contract: every state's position, checked against torch's own tensors (never by equal values), and
+the states a run starts from (h_0), each where torch read it."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ from conftest import configs, time_major
 from hypothesis import given
 
 from rnnviz import Config, run
-from rnnviz.anatomy import COLUMNS, cells, output_index, places, state_name
+from rnnviz.anatomy import COLUMNS, INITIAL_COLUMNS, cells, initial_states, output_index, places, state_name
 from rnnviz.batch import PAD
 from rnnviz.model import layer_by_layer
 
@@ -40,18 +41,83 @@ def test_marks_sit_where_torch_put_the_numbers(config):
     ]
 
 
-@given(configs())
+@given(configs(extended=True))
+def test_marks_sit_where_torch_put_the_numbers_from_any_h_0(config):
+    """h_0 random or carried, train-mode dropout: the marks still sit where torch's numbers are (carried, the backward
+    h_n is taken at the split); a given h_0 may round the rebuild's last bit, so close here, equal above."""
+    result = run(config)
+    frame = cells(result)
+    H, layers = config.state_size, layer_by_layer(result)
+    out = time_major(result.output, config.batch_first)  # (T, B, D*H)
+    for row in frame[(frame.h_n_row >= 0) | frame.in_output].itertuples():
+        state = layers[row.layer][row.t, row.sequence, row.direction * H : (row.direction + 1) * H]
+        if row.h_n_row >= 0:
+            torch.testing.assert_close(state, result.h_n[row.h_n_row, row.sequence], atol=1e-6, rtol=1e-5)
+        if row.in_output:
+            torch.testing.assert_close(out[row.t, row.sequence, row.direction * H : (row.direction + 1) * H], state)
+
+
+@given(configs(extended=True))
 def test_positions_follow_the_rules(config):
     result = run(config)
     frame = cells(result)
     T = result.batch.max_length
+    K = (config.split or T // 2) if config.h0 == "carry" else 0
     for row in frame.itertuples():
         n = result.batch.lengths[row.sequence]
         assert row.padding == (row.t >= n)
         assert (row.token == PAD) == row.padding
         assert row.computed == (not (config.packed and row.t >= n))
-        end = 0 if row.direction == 1 else (n - 1 if config.packed else T - 1)
+        end = K if row.direction == 1 else (n - 1 if config.packed else T - 1)
         assert (row.h_n_row >= 0) == (row.t == end)
+
+
+@given(configs(extended=True))
+def test_initial_states_follow_the_rules(config):
+    result = run(config)
+    frame = initial_states(result)
+    L, D, B, T = config.layers, config.directions, len(config.sequences), result.batch.max_length
+    K = (config.split or T // 2) if config.h0 == "carry" else 0
+    assert tuple(frame.columns) == INITIAL_COLUMNS
+    assert len(frame) == B * L * D * (2 if K else 1)
+    for row in frame.itertuples():
+        n = result.batch.lengths[row.sequence]
+        start, stop = (K, T) if row.chunk else (0, K or T)
+        last = min(n, stop) - 1 if config.packed else stop - 1
+        assert row.before_t == (last if row.direction else start)
+        source = "carried" if row.chunk else "random" if config.h0 == "random" else "zeros"
+        assert row.source == source
+        assert row.h_0_row == (-1 if source == "zeros" else row.layer * D + row.direction)
+        assert row.from_t == ((0 if row.direction else K - 1) if source == "carried" else -1)
+
+
+@given(configs(extended=True, h0="carry"))
+def test_a_carried_state_is_the_first_chunks_where_it_was_taken(config):
+    """h_0[h_0_row, b] of a carried row is layer l's state at from_t in its first chunk (torch's own per layer)."""
+    result = run(config)
+    H, layers = config.state_size, layer_by_layer(result)
+    carried = initial_states(result).query("source == 'carried'")
+    for row in carried.itertuples():
+        state = layers[row.layer][row.from_t, row.sequence, row.direction * H : (row.direction + 1) * H]
+        torch.testing.assert_close(result.h_0[row.h_0_row, row.sequence], state, atol=1e-6, rtol=1e-5)
+
+
+def test_a_random_h_0_is_read_first_where_the_frame_says():
+    """One step from h_0 gives torch's state at before_t: the forward reads it at t = 0, the backward at T-1."""
+    config = Config(h0="random", bidirectional=True, cell="gru")
+    result = run(config)
+    x = result.embedded  # (T, B, E)
+    frame = initial_states(result)
+    for row in frame.itertuples():
+        suffix = "_l0" + ("_reverse" if row.direction else "")
+        w = {name.removesuffix(suffix): p for name, p in result.weights.items() if name.endswith(suffix)}
+        cell = torch.nn.GRUCell(config.embedding, config.hidden)
+        cell.load_state_dict(w)
+        with torch.no_grad():
+            h = cell(x[row.before_t, row.sequence][None], result.h_0[row.h_0_row, row.sequence][None])[0]
+        torch.testing.assert_close(
+            h, result.output[row.before_t, row.sequence, row.direction * 5 : (row.direction + 1) * 5]
+        )
 
 
 def test_marks_are_positions_even_where_values_repeat():

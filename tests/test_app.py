@@ -728,3 +728,58 @@ def test_a_link_opens_an_unrolled_step_and_names_picks_it_cannot_take():
     assert "hand_t=8: a whole number from 0 to 7" in warning
     assert "hand_direction=backward: one of forward" in warning and "ask=maybe" in warning
     assert at.number_input(key="hand_t").value == 0
+
+
+# -----------------------------------------------------------------------------
+# Beyond the seed: h_0, dropout, gradients, a trained model
+
+
+def test_dropout_in_train_mode_shows_torchs_own_warning_and_its_relations():
+    at = fresh_app(dropout="0.5", train_mode="true").run()  # one layer: dropout has nothing to act on
+    assert_clean(at)
+    warned = [w.value for w in at.warning if w.value.startswith("torch warned")]
+    assert len(warned) == 1 and "dropout" in unescape(warned[0])
+    config = Config(dropout=0.5, train_mode=True)
+    assert badges(at) == core_badges(config)
+    assert badges(at)["train-equals-eval"] == "green"
+    at = fresh_app(dropout="0.5", train_mode="true", layers="2").run()
+    shown = badges(at)
+    assert shown["layer-0-h_n-unaffected-by-dropout"] == "green" and shown["train-equals-eval"] == "gray"
+
+
+def test_carry_splits_the_run_and_the_page_says_what_cannot_run():
+    at = fresh_app(h0="carry", split="3").run()
+    assert_clean(at)
+    assert badges(at) == core_badges(Config(h0="carry", split=3))
+    at = fresh_app(h0="carry", split="5", packed="true").run()  # 'tiny' has 4 characters: an empty second chunk
+    assert "pack_padded_sequence" in unescape(at.warning[0].value)
+
+
+def test_h_0_shape_shows_torchs_own_error_for_a_batch_first_h_0():
+    at = fresh_app(batch_first="true", h0="random").run()
+    assert badges(at)["h_0-shape"] == "green"  # (the Relations tab open)
+    codes = [c.value for c in at.code]
+    assert "Expected hidden size (1, 3, 5), got [3, 1, 5]" in codes
+
+
+def test_the_gradients_tab_draws_the_map_and_the_reach():
+    at = fresh_app(tab="Gradients", packed="true").run()
+    assert_clean(at)
+    maps = charts_with(at, "map")
+    reach = charts_with(at, "cell")
+    assert len(maps) == 1 and len(reach) == 1
+    assert set(reach[0][1].cell) == {"RNN", "LSTM", "GRU"}
+    assert any("norm at s = 0 over the norm at the last step" in c.value for c in at.caption)
+
+
+def test_a_task_trains_with_progress_then_every_view_shows_the_trained_layer():
+    at = fresh_app(tab="Trained units").run()
+    assert any("Choose the task" in i.value for i in at.info)
+    at.selectbox(key="task").set_value("brackets").run()  # sets its own batch and sizes
+    assert_clean(at)
+    assert (at.session_state["hidden"], at.session_state["embedding"]) == (16, 8)
+    config = Config(sequences=("(a(b)c)ab", "((a)b)", "c(a)((b))("), hidden=16, embedding=8, task="brackets")
+    assert any("probe of all units" in m.value for m in at.markdown)
+    assert charts_with(at, "loss") and charts_with(at, "char") and charts_with(at, "r")
+    assert badges(at) == core_badges(config)  # the guaranteed relations hold for a trained layer too
+    assert "red" not in badges(at).values()

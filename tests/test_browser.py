@@ -15,8 +15,6 @@ import json
 import math
 import os
 import re
-import statistics
-import string
 import time
 from pathlib import Path
 
@@ -525,89 +523,3 @@ def test_screenshot_lstm(chromium, base, shots):
         ui.screenshot(page, shots / "screenshot-lstm.png")
     finally:
         ctx.close()
-
-
-# -----------------------------------------------------------------------------
-# Latency: widget change -> updated badges
-
-
-def big_sequences() -> list[str]:
-    letters = string.ascii_lowercase + " "
-    return ["".join(letters[(i * 7 + j * (i + 3)) % len(letters)] for j in range(64)) for i in range(16)]
-
-
-BADGE_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] span.stMarkdownBadge')]
-  .map(b => b.textContent).join('|')"""
-
-
-def measure_toggles(page, changes: int) -> tuple[list[float], list[float]]:
-    """Flip bidirectional `changes` times. For each click: the seconds until the run's finish message arrives,
-    and until the new badges are on screen."""
-    runs, shown = [], []
-    switch = page.get_by_role("switch", name="Bidirectional", exact=True)
-    widget = page.locator(ui.SIDEBAR).locator("[data-testid='stCheckbox']").filter(has=switch)
-    for _ in range(changes):
-        before = page.evaluate(BADGE_TEXT)
-        on = not ui.switch_state(page, "Bidirectional")
-        finished = ui.tracker(page).finished
-        start = time.perf_counter()
-        widget.locator("label").click()
-        ui.wait_run_finished(page, finished, what=f"Bidirectional -> {on}")
-        page.wait_for_function(f"(before) => ({BADGE_TEXT})() !== before", arg=before, timeout=ui.RERUN_TIMEOUT_MS)
-        shown.append(time.perf_counter() - start)
-        runs.append(ui.tracker(page).finished_at - start)
-        ids = [rel_id for rel_id, _ in ui.badges(page)]
-        assert ("first-output-is-backward-h_n" in ids) == on
-    return runs, shown
-
-
-def test_latency_widget_change_to_badges(base, context, capsys):
-    sequences = big_sequences()
-    large = {"cell": "LSTM", "layers": 6, "bidirectional": True, "hidden": 256, "embedding": 256}
-    cases = {
-        "default": ({}, "/", Config()),
-        "large": (
-            {**large, "sequences": "\n".join(sequences)},
-            ui.url_for("", **large) + "&sequences=<16 lines of 64 characters>",
-            Config(cell="lstm", layers=6, bidirectional=True, hidden=256, embedding=256, sequences=tuple(sequences)),
-        ),
-    }
-    figures = {}
-    for name, (params, link, config) in cases.items():
-        url = ui.url_for(base, **params)
-        page = ui.new_page(context)
-        start = time.perf_counter()
-        page.goto(url)
-        ui.wait_loaded(page, timeout_ms=180_000)
-        first_load = time.perf_counter() - start
-        assert ui.badges(page) == expected(config)
-        assert ui.shapes(page) == core_shapes(config)
-        runs, samples = measure_toggles(page, changes=5)
-        # Generous bounds: they catch a hang, not a slow machine (a cold large config computes for a while).
-        assert statistics.median(samples) < 30 and max(samples) < 120, samples
-        figures[name] = {
-            "link": link,
-            "first_load_s": round(first_load, 3),
-            "median_s": round(statistics.median(samples), 3),
-            "samples_s": [round(x, 3) for x in samples],
-            "run_finished_median_s": round(statistics.median(runs), 3),
-            "run_finished_s": [round(x, 3) for x in runs],
-            "changes": len(samples),
-            "change": "toggle Bidirectional: from the click until the new badges are on screen (samples_s), "
-            "and until the server's script_finished message arrives (run_finished_s)",
-            # An exception box means the run stopped early: the figures would then be a lower bound.
-            "page_error": bool(ui.exceptions(page)),
-        }
-        page.close()
-    with capsys.disabled():
-        print("\nwidget change -> updated badges (seconds):")
-        for name, fig in figures.items():
-            print(
-                f"  {name:8s} median {fig['median_s']:.3f}  samples {fig['samples_s']}  "
-                f"(run finished: median {fig['run_finished_median_s']:.3f})  first load {fig['first_load_s']}  "
-                f"page error {fig['page_error']}"
-            )
-    target = os.environ.get("RNNVIZ_LATENCY_JSON")
-    if target:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(target).write_text(json.dumps(figures, indent=2) + "\n")

@@ -177,3 +177,44 @@ def test_importing_and_drawing_changes_nothing_process_wide():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.stdout.strip() == "True", proc.stderr
+
+
+# -----------------------------------------------------------------------------
+# Gradients and trained units
+
+
+def test_connectivity_map_draws_every_entry_and_exact_zeros_apart():
+    from rnnviz.charts.gradients import ZERO, connectivity_map
+    from rnnviz.gradients import connectivity
+
+    result = run(Config(layers=2, bidirectional=True, packed=True))
+    values = connectivity(result)  # (L, D, B, T, T)
+    frame = rows(connectivity_map(result, values, 1))
+    T = result.batch.max_length
+    assert len(frame) == 2 * 2 * T * T
+    zeros = frame[frame.zero == ZERO]
+    assert (zeros.norm == 0).all() and zeros.log10.isna().all()
+    assert set(frame[frame.zero == ""].norm.gt(0)) == {True}
+    # layer 0 forward: every s > t is exactly 0 (causal), drawn as such
+    forward0 = frame[frame["map"] == "layer 0 →"]
+    assert (forward0[forward0.s > forward0.t].zero == ZERO).all()
+    assert set(frame[frame.pad].t.tolist()) | set(frame[frame.pad].s.tolist()) >= {4, 5, 6, 7}  # 'tiny': 4 of 8
+
+
+def test_reach_chart_drops_exact_zeros_for_its_log_scale():
+    from rnnviz.charts.gradients import reach_chart
+
+    frame = rows(reach_chart({"RNN": [0.0, 1e-3, 1.0], "LSTM": [0.1, 0.5, 1.0]}))
+    assert len(frame) == 5 and (frame.norm > 0).all()
+
+
+def test_unit_charts_hold_the_training_numbers():
+    from rnnviz.charts.units import coloured_text, correlations_chart, loss_chart, probe_chart
+
+    assert list(rows(loss_chart([3.0, 2.0, 1.5], floor=1.4)).loss) == [3.0, 2.0, 1.5]
+    text = rows(coloured_text(("(a)", "b"), ((0.1, 0.5, -0.2), (0.3,)), ((1, 1, 0), (0,))))
+    assert list(text.char) == ["(", "a", ")", "b"] and list(text.depth) == [1, 1, 0, 0]
+    bars = rows(correlations_chart((0.2, -0.9, 0.1), best=1))
+    assert list(bars.best) == ["other", "best unit", "other"]
+    probe = rows(probe_chart("(a)", (1, 1, 0), (0.9, 1.1, 0.2)))
+    assert list(probe.series) == ["true depth"] * 3 + ["probe"] * 3

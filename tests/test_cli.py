@@ -12,8 +12,10 @@ from conftest import ROOT
 
 import rnnviz.__main__ as cli_module
 from rnnviz import PRESETS, Analysis, Config, analyse, recompute, run
-from rnnviz.__main__ import config_from_args, main, parse_args
+from rnnviz.__main__ import BRACKET_SEQUENCES, config_from_args, main, parse_args
+from rnnviz.model import trained
 from rnnviz.relations import check_relations
+from rnnviz.training import TASK_DEFAULTS
 
 
 def cli(argv, capsys):
@@ -127,6 +129,59 @@ def test_options_reach_the_config(capsys):
     assert config_from_args(parse_args(argv)) == expected
 
 
+def test_h0_dropout_and_train_mode_reach_the_config(capsys):
+    argv = ["--layers", "3", "--h0", "carry", "--split", "5", "--dropout", "0.25", "--train-mode", "--cell", "gru"]
+    report = json_report(argv, capsys)
+    expected = Config(layers=3, h0="carry", split=5, dropout=0.25, train_mode=True, cell="gru")
+    assert report["config"] == expected.as_dict() == config_from_args(parse_args(argv)).as_dict()
+    assert [r["id"] for r in report["relations"]] == [r.id for r in analyse(expected).relations]
+    assert {"layer-0-h_n-unaffected-by-dropout", "train-equals-eval", "stacked-is-layer-by-layer"} <= {
+        r["id"] for r in report["relations"]
+    }
+
+
+VALID = {
+    "random h0, bi lstm": ["--h0", "random", "--cell", "lstm", "--bidirectional", "--layers", "2"],
+    "carry at the default split": ["--h0", "carry"],
+    "carry bi packed": ["--h0", "carry", "--split", "3", "--packed", "--bidirectional", "--batch-first"],
+    "dropout, one layer, train mode": ["--dropout", "0.5", "--train-mode"],
+    "dropout in eval mode": ["--dropout", "0.9", "--layers", "2", "--dtype", "float64"],
+    "every new option": ["--h0", "carry", "--split", "2", "--dropout", "0.1", "--train-mode", "--layers", "4",
+                         "--bidirectional", "--cell", "lstm", "--proj", "2"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", list(VALID.values()), ids=list(VALID))
+def test_every_valid_combination_exits_0(argv, capsys):
+    code, out, err = cli(argv, capsys)
+    assert (code, err) == (0, "")
+    assert "CONTRADICTION" not in out
+
+
+def test_torchs_dropout_warning_is_reported_as_torch_said_it(capsys):
+    code, out, _ = cli(["--dropout", "0.5"], capsys)
+    warnings = run(Config(dropout=0.5)).warnings
+    assert code == 0 and len(warnings) == 1
+    assert f"torch warned: {warnings[0]}" in out.splitlines()
+
+
+def test_a_task_trains_first_and_reports_its_training(capsys):
+    argv = ["--task", "brackets", "--steps", "20", "--cell", "lstm"]
+    config = config_from_args(parse_args(argv))
+    assert config == Config(
+        sequences=BRACKET_SEQUENCES, cell="lstm", task="brackets", steps=20,
+        hidden=TASK_DEFAULTS["hidden"], embedding=TASK_DEFAULTS["embedding"],
+    )  # fmt: skip
+    report = json_report(argv, capsys)
+    assert report["training"] == trained(config).as_dict()
+    assert report["training"]["steps"] == 20 and len(report["training"]["loss"]) == 20
+    assert report["vocab"] == ["<pad>", "(", ")", "a", "b", "c"]
+    assert all(r["verdict"] != "contradiction" for r in report["relations"])
+    given = config_from_args(parse_args([*argv, "--hidden", "4", "--sequences", "(a)", "b"]))
+    assert (given.hidden, given.embedding, given.sequences) == (4, TASK_DEFAULTS["embedding"], ("(a)", "b"))
+    assert "training" not in json_report([], capsys)
+
+
 def test_nonlinearity_option(capsys):
     report = json_report(["--nonlinearity", "relu", "--seed", "3"], capsys)
     assert report["config"]["nonlinearity"] == "relu"
@@ -227,6 +282,19 @@ INVALID = {
     "10,000 characters": ["--sequences", "x" * 10_000],
     "tensors without json": ["--tensors"],
     "unknown dtype": ["--dtype", "float16"],
+    "split past the batch": ["--h0", "carry", "--split", "8"],
+    "split without carry": ["--split", "3"],
+    "carry of one step": ["--h0", "carry", "--sequences", "a", "b"],
+    "packed carry with an empty chunk": ["--h0", "carry", "--packed"],
+    "dropout 1": ["--dropout", "1"],
+    "dropout -0.1": ["--dropout", "-0.1"],
+    "dropout nan": ["--dropout", "nan"],
+    "dropout x": ["--dropout", "x"],
+    "unknown h0": ["--h0", "ones"],
+    "steps without a task": ["--steps", "5"],
+    "a task on other characters": ["--task", "brackets", "--sequences", "hello"],
+    "too many steps": ["--task", "brackets", "--steps", "1001"],
+    "a task too big to train": ["--task", "brackets", "--cell", "lstm", "--hidden", "200"],
 }
 
 
@@ -242,6 +310,10 @@ def test_error_messages_name_the_problem(capsys):
     assert "relu" in cli(["--cell", "lstm", "--nonlinearity", "relu"], capsys)[2]
     assert "10000 characters" in cli(["--sequences", "x" * 10_000], capsys)[2]
     assert "--json" in cli(["--tensors"], capsys)[2]
+    assert "split" in cli(["--h0", "carry", "--split", "8"], capsys)[2]
+    assert "pack_padded_sequence" in cli(["--h0", "carry", "--packed"], capsys)[2]
+    assert "below 1 (got 1.0)" in cli(["--dropout", "1"], capsys)[2]
+    assert "(got -0.1)" in cli(["--dropout", "-0.1"], capsys)[2]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
@@ -289,6 +361,16 @@ def test_the_same_bits_whatever_the_thread_count(threads):
     result = run(config_from_args(parse_args(argv)))
     for name in ("output", "h_n", "c_n"):
         assert torch.equal(torch.tensor(tensors[name], dtype=torch.float64), getattr(result, name)), name
+
+
+def test_python_m_rnnviz_reproduces_a_train_mode_run():
+    argv = ["--layers", "3", "--dropout", "0.5", "--train-mode", "--h0", "random", "--cell", "lstm", "--packed"]
+    proc = python_m_rnnviz(*argv, "--json", "--tensors")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    tensors = json.loads(proc.stdout)["tensors"]
+    result = run(config_from_args(parse_args(argv)))
+    for name in ("output", "h_n", "c_n"):
+        assert torch.equal(torch.tensor(tensors[name]), getattr(result, name)), name  # the same masks, bit for bit
 
 
 def test_python_m_rnnviz_invalid_input():

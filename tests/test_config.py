@@ -16,9 +16,14 @@ from rnnviz.config import (
     MAX_LENGTH,
     MAX_SEED,
     MAX_SEQUENCES,
+    MAX_STEPS,
+    MAX_TASK_WEIGHTS,
     parse_sequences,
+    recurrent_weights,
     validate,
 )
+from rnnviz.model import recurrent_module
+from rnnviz.training import TASK_DEFAULTS
 
 
 def rejects(pattern: str, **fields) -> str:
@@ -42,6 +47,8 @@ def test_default_is_the_blog_setup():
     assert (c.hidden, c.embedding, c.proj, c.seed) == (5, 5, 0, 0)
     assert (c.batch_first, c.packed, c.dtype) == (False, False, "float32")
     assert (c.directions, c.state_size) == (1, 5)
+    assert (c.h0, c.split, c.dropout, c.train_mode, c.task, c.steps) == ("zeros", 0, 0.0, False, "none", 0)
+    assert (c.chunk, c.draws_masks) == (0, False)
 
 
 @pytest.mark.parametrize(
@@ -97,14 +104,31 @@ def test_as_dict_is_plain_and_round_trips():
     c = Config(sequences=("a b", "é🙂"), cell="lstm", hidden=4, proj=2, packed=True)
     d = c.as_dict()
     assert d["sequences"] == ["a b", "é🙂"]
-    assert set(d) == {
-        "sequences", "cell", "nonlinearity", "layers", "bidirectional", "hidden", "embedding", "proj",
-        "batch_first", "packed", "seed", "device", "dtype",
-    }  # fmt: skip
+    assert list(d) == [
+        "sequences",
+        "cell",
+        "nonlinearity",
+        "layers",
+        "bidirectional",
+        "hidden",
+        "embedding",
+        "proj",
+        "batch_first",
+        "packed",
+        "seed",
+        "device",
+        "dtype",
+        "h0",
+        "split",
+        "dropout",
+        "train_mode",
+        "task",
+        "steps",
+    ]  # fmt: skip: the dashboard's fields first, in their order; the new ones at the end
     assert Config(**d) == c
 
 
-@given(configs())
+@given(configs(extended=True))
 def test_generated_configs_are_valid(config):
     validate(config)  # does not raise
     assert Config(**config.as_dict()) == config
@@ -122,6 +146,8 @@ def test_generated_configs_are_valid(config):
         ("embedding", 1, MAX_EMBEDDING, {}),
         ("seed", 0, MAX_SEED, {}),
         ("proj", 0, MAX_HIDDEN - 1, {"cell": "lstm", "hidden": MAX_HIDDEN}),
+        ("split", 0, MAX_LENGTH - 1, {"h0": "carry", "sequences": ("x" * MAX_LENGTH,)}),
+        ("steps", 0, MAX_STEPS, {"task": "brackets", "sequences": ("(a)",)}),
     ],
 )
 def test_integer_bounds(field, low, high, extra):
@@ -132,19 +158,20 @@ def test_integer_bounds(field, low, high, extra):
 
 
 def test_limits_are_the_documented_ones():
-    assert (MAX_SEQUENCES, MAX_LENGTH, MAX_LAYERS, MAX_HIDDEN, MAX_EMBEDDING, MAX_SEED) == (
-        16, 64, 6, 256, 256, 2**32 - 1,
+    assert (MAX_SEQUENCES, MAX_LENGTH, MAX_LAYERS, MAX_HIDDEN, MAX_EMBEDDING, MAX_SEED, MAX_STEPS) == (
+        16, 64, 6, 256, 256, 2**32 - 1, 1000,
     )  # fmt: skip
+    assert MAX_TASK_WEIGHTS == 100_000
 
 
-@pytest.mark.parametrize("field", ["layers", "hidden", "embedding", "proj", "seed"])
+@pytest.mark.parametrize("field", ["layers", "hidden", "embedding", "proj", "seed", "split", "steps"])
 @pytest.mark.parametrize("value", [True, False, "3", 2.0, None])
 def test_integers_reject_bool_str_float_none(field, value):
-    extra = {"cell": "lstm"} if field == "proj" else {}
-    rejects(rf"\b{field}\b.*whole number", **extra, **{field: value})
+    extra = {"proj": {"cell": "lstm"}, "split": {"h0": "carry"}, "steps": {"task": "brackets", "sequences": ("a",)}}
+    rejects(rf"\b{field}\b.*whole number", **extra.get(field, {}), **{field: value})
 
 
-@pytest.mark.parametrize("field", ["bidirectional", "batch_first", "packed"])
+@pytest.mark.parametrize("field", ["bidirectional", "batch_first", "packed", "train_mode"])
 @pytest.mark.parametrize("value", [1, 0, "true", "False", None])
 def test_flags_reject_non_bool(field, value):
     rejects(rf"\b{field}\b.*true or false", **{field: value})
@@ -152,7 +179,16 @@ def test_flags_reject_non_bool(field, value):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("cell", "LSTM"), ("cell", "transformer"), ("nonlinearity", "sigmoid"), ("device", "gpu"), ("dtype", "float16")],
+    [
+        ("cell", "LSTM"),
+        ("cell", "transformer"),
+        ("nonlinearity", "sigmoid"),
+        ("device", "gpu"),
+        ("dtype", "float16"),
+        ("h0", "ones"),
+        ("h0", "Random"),
+        ("task", "copy"),
+    ],
 )
 def test_choices(field, value):
     message = rejects(rf"\b{field}\b must be one of", **{field: value})
@@ -212,6 +248,107 @@ def test_proj_must_be_smaller_than_hidden(proj, hidden):
 
 def test_proj_just_below_hidden_is_fine():
     assert Config(cell="lstm", hidden=5, proj=4).state_size == 4
+
+
+# -----------------------------------------------------------------------------
+# h_0 and the split, dropout and train mode, the task
+
+
+def test_split_is_only_for_carry():
+    rejects(r"\bsplit\b.*h0 is carry.*split to 0", split=3)
+    rejects(r"\bsplit\b.*h0 is carry", h0="random", split=3)
+
+
+def test_the_default_split_is_half_the_longest_sequence():
+    assert Config(h0="carry").chunk == 4  # the blog's batch: T = 8
+    assert Config(h0="carry", sequences=("abcde", "a")).chunk == 2
+    assert Config(h0="carry", split=7).chunk == 7
+
+
+@pytest.mark.parametrize("split", [8, 9, MAX_LENGTH - 1])
+def test_split_must_leave_a_second_chunk(split):
+    rejects(r"\bsplit\b must be at least 1 and below T = 8, .*got " + str(split), h0="carry", split=split)
+
+
+def test_carry_needs_two_steps():
+    rejects(r"carry.*two chunks.*at least 2 characters", h0="carry", sequences=("a", "b"))
+    assert Config(h0="carry", sequences=("ab", "b")).chunk == 1  # unpacked: the short one's second chunk is padding
+
+
+def test_packed_carry_cannot_take_an_empty_chunk():
+    message = rejects(r"Packed, sequence 2 \(4 characters\).*empty second chunk at split 4.*pack_padded_sequence",
+                      h0="carry", packed=True)  # fmt: skip
+    assert "below 4" in message
+    rejects(r"sequence 3 \(1 characters\).*split 1", h0="carry", packed=True, sequences=("abc", "ab", "a"))
+    assert Config(h0="carry", packed=True, split=3).chunk == 3
+    assert Config(h0="carry", packed=False, split=7).chunk == 7
+
+
+@pytest.mark.parametrize("dropout", [1, 1.0, -0.1, 1.5, float("nan"), float("inf"), -float("inf")])
+def test_dropout_is_at_least_0_and_below_1(dropout):
+    rejects(r"\bdropout\b must be at least 0 and below 1", dropout=dropout)
+
+
+@pytest.mark.parametrize("dropout", ["0.5", True, None, [0.5]])
+def test_dropout_is_a_number(dropout):
+    rejects(r"\bdropout\b must be a number", dropout=dropout)
+
+
+def test_dropout_reads_whole_numbers_as_fractions():
+    assert Config(dropout=0).dropout == 0.0 and isinstance(Config(dropout=0).dropout, float)
+    assert Config(dropout=0) == Config()
+    assert Config(dropout=0.999).dropout == 0.999
+
+
+def test_draws_masks_in_train_mode_with_dropout_above_one_layer():
+    assert Config(dropout=0.5, train_mode=True, layers=2).draws_masks
+    for changes in ({"train_mode": False}, {"dropout": 0.0}, {"layers": 1}):
+        assert not Config(**{"dropout": 0.5, "train_mode": True, "layers": 2, **changes}).draws_masks
+
+
+def test_masks_are_the_cpus():
+    rejects(r"Train mode with dropout.*CPU generator.*device cpu or auto", dropout=0.5, train_mode=True, layers=2,
+            device="cuda")  # fmt: skip
+    assert Config(dropout=0.5, train_mode=True, layers=1, device="cuda").device == "cuda"  # no mask to draw
+
+
+def test_steps_are_only_for_a_task():
+    rejects(r"\bsteps\b.*task.*brackets.*steps to 0", steps=10)
+    assert Config(task="brackets", sequences=("(a)",), steps=10).steps == 10
+
+
+@pytest.mark.parametrize("sequence", ["(a)x", "long_str", "(A)", "( )"])
+def test_the_task_takes_its_own_vocabulary_only(sequence):
+    message = rejects(r"Sequence 2 has characters outside the brackets task's vocabulary, \(\)abc", task="brackets",
+                      sequences=("(ab)", sequence))  # fmt: skip
+    stray = "".join(sorted(set(sequence) - set("()abc")))
+    assert repr(stray) in message
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {"cell": "lstm", "hidden": 16, "embedding": 8},
+        {"cell": "gru", "hidden": 12, "embedding": 3, "layers": 3, "bidirectional": True},
+        {"cell": "lstm", "hidden": 9, "proj": 4, "embedding": 2, "layers": 2, "bidirectional": True},
+        {"cell": "rnn", "hidden": 256, "embedding": 256, "layers": 6},
+    ],
+)
+def test_recurrent_weights_are_torchs_weight_count(sizes):
+    config = Config(**sizes)
+    rnn = recurrent_module(config, config.embedding, config.layers, batch_first=False)
+    assert recurrent_weights(config) == sum(p.numel() for name, p in rnn.named_parameters() if "bias" not in name)
+
+
+def test_the_task_trains_a_bounded_model():
+    small = {"task": "brackets", "sequences": ("(a)",)}
+    assert recurrent_weights(Config(cell="lstm", **{k: TASK_DEFAULTS[k] for k in ("hidden", "embedding")})) < 2000
+    big = Config(cell="lstm", hidden=160, embedding=8, layers=1)
+    assert recurrent_weights(big) > MAX_TASK_WEIGHTS
+    message = rejects(r"brackets task would train 107,520 recurrent weights, more than the 100,000", **small,
+                      **{k: getattr(big, k) for k in ("cell", "hidden", "embedding")})  # fmt: skip
+    assert f"{recurrent_weights(big):,}" in message
+    assert Config(cell="lstm", hidden=150, embedding=8, **small).task == "brackets"  # 94,800
 
 
 # -----------------------------------------------------------------------------

@@ -645,8 +645,8 @@ def test_dashboard_number_inputs_stay_in_range_and_by_hand_follows_a_shrinking_c
         # the nearest one that still exists (not back to 0), whether or not the tab was open meanwhile.
         at.number_input(key="hand_t").set_value(at.number_input(key="hand_t").max)
         at.number_input(key="hand_layer").set_value(2)
-        at.selectbox(key="hand_direction").set_value(1)
-        at.selectbox(key="hand_sequence").set_value(2).run()
+        at.selectbox(key="hand_direction").set_value("backward")
+        at.number_input(key="hand_sequence").set_value(2).run()
         assert_no_traceback(at)
         assert at.latex
         with tab_open(at, tab_while_shrinking):
@@ -656,9 +656,9 @@ def test_dashboard_number_inputs_stay_in_range_and_by_hand_follows_a_shrinking_c
             assert_no_traceback(at)
         with tab_open(at, "Unrolled by hand"):
             assert_no_traceback(at)
-            picks = [at.number_input(key=k).value for k in ("hand_t", "hand_layer")]
-            picks += [at.selectbox(key=k).value for k in ("hand_direction", "hand_sequence")]
-            assert picks == [4, 1, 0, 1], tab_while_shrinking
+            picks = [at.number_input(key=k).value for k in ("hand_t", "hand_layer", "hand_sequence")]
+            picks.append(at.selectbox(key="hand_direction").value)
+            assert picks == [4, 1, 1, "forward"], tab_while_shrinking
         assert_normal_page(at)
     # Values outside a widget's range never reach the config as such.
     for key, value in (("layers", -1), ("layers", MAX_LAYERS + 1), ("hidden", 10**30), ("seed", MAX_SEED + 1)):

@@ -25,7 +25,7 @@ def link_params(config: Config) -> dict[str, str]:
     return params
 
 
-@given(configs())
+@given(configs(extended=True))
 def test_a_views_link_opens_that_view(config):
     assume(not any("\n" in s or s.endswith("\r") for s in config.sequences))  # one sequence per line
     link = parse_link(link_params(config))
@@ -66,6 +66,36 @@ def test_numbers_that_are_no_whole_numbers_are_named():
     assert link.ignored["layers"] == "layers=inf: layers must be a whole number"
     assert link.ignored["embedding"].endswith("…: embedding must be a whole number")
     assert len(link.ignored["embedding"]) < 200  # a long value is quoted back cut
+
+
+def test_the_new_keys_open_their_view():
+    params = {"layers": "2", "h0": "carry", "split": "3", "dropout": "0.25", "train_mode": "true"}
+    link = parse_link(params)
+    assert link.config == Config(layers=2, h0="carry", split=3, dropout=0.25, train_mode=True)
+    assert (dict(link.ignored), link.preset) == ({}, None)
+    task = parse_link({"task": "brackets", "steps": "40", "sequences": "(a)\n((b))", "hidden": "16"})
+    assert task.config == Config(sequences=("(a)", "((b))"), hidden=16, task="brackets", steps=40)
+
+
+def test_dropout_is_read_as_a_fraction_and_named_when_it_is_none():
+    assert field_value("dropout", "0.3") == 0.3 and field_value("dropout", "1e-1") == 0.1
+    link = parse_link({"dropout": "abc"})
+    assert link.ignored["dropout"] == "dropout=abc: dropout must be a number"
+    for text in ("1", "-0.1", "nan", "inf"):
+        link = parse_link({"dropout": text})
+        assert link.config == Config()
+        assert link.ignored["dropout"].startswith(f"dropout={text}: dropout must be at least 0 and below 1")
+
+
+def test_new_values_that_cannot_go_with_the_others_are_named():
+    link = parse_link({"split": "3", "steps": "9", "task": "brackets", "h0": "ones"})  # the blog's batch
+    assert link.config == Config()
+    assert set(link.ignored) == {"split", "steps", "task", "h0"}
+    assert "split is the first chunk's length when h0 is carry" in link.ignored["split"]
+    assert "outside the brackets task's vocabulary" in link.ignored["task"]
+    link = parse_link({"h0": "carry", "packed": "true", "split": "5"})  # packed 'tiny' (4) leaves an empty chunk at 4
+    assert (link.config, set(link.ignored)) == (Config(packed=True), {"h0", "split"})
+    assert "empty second chunk at split 4" in link.ignored["h0"]
 
 
 def test_other_parameters_are_left_to_the_app():

@@ -1,4 +1,5 @@
-"""The run: rnnviz.run() gives exactly the tensors of plain PyTorch written out here, and the blog's shapes."""
+"""The run: rnnviz.run() gives exactly the tensors of plain PyTorch written out here (h_0, chunks and train-mode
+dropout included), the blog's shapes, torch's own warnings and errors, and the trained weights of a task."""
 
 import threading
 import warnings
@@ -11,7 +12,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz import PRESETS, Config, ConfigError, run
-from rnnviz.model import layer_by_layer, recurrent_module, resolve_device
+from rnnviz.brackets import TASK_VOCAB
+from rnnviz.model import batch_first_h_0_error, layer_by_layer, recurrent_module, resolve_device, trained
 
 
 def plain_pytorch(config: Config, device: str = "cpu"):
@@ -33,25 +35,46 @@ def plain_pytorch(config: Config, device: str = "cpu"):
         kwargs["nonlinearity"] = config.nonlinearity
     if config.cell == "lstm":
         kwargs["proj_size"] = config.proj
-    rnn = module(config.embedding, config.hidden, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dropout with one layer
+        rnn = module(config.embedding, config.hidden, dropout=config.dropout, **kwargs)
+    L_D, B = config.layers * (2 if config.bidirectional else 1), len(data)
+    state = None
+    if config.h0 == "random":  # drawn right after building: h_0, then c_0
+        state = torch.randn(L_D, B, config.proj or config.hidden)
+        if config.cell == "lstm":
+            state = (state, torch.randn(L_D, B, config.hidden))
     dtype = {"float32": torch.float32, "float64": torch.float64}[config.dtype]
     embedding = embedding.to(device=device, dtype=dtype)
     rnn = rnn.to(device=device, dtype=dtype)
+    if state is not None:
+        state = tuple(s.to(device, dtype) for s in state) if config.cell == "lstm" else state.to(device, dtype)
+    rnn.train(config.train_mode)
 
-    with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
-        embedded = embedding(inputs.to(device))
+    def call(x, steps, state):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "LSTM with projections is not supported with oneDNN"
-            if config.packed:
-                packed = pack_padded_sequence(
-                    embedded, torch.tensor(lengths), batch_first=config.batch_first, enforce_sorted=False
-                )
-                packed_output, state = rnn(packed)
-                output, _ = pad_packed_sequence(
-                    packed_output, batch_first=config.batch_first, total_length=max(lengths)
-                )
-            else:
-                output, state = rnn(embedded)
+            if not config.packed:
+                return rnn(x, state)
+            packed = pack_padded_sequence(x, torch.tensor(steps), batch_first=config.batch_first, enforce_sorted=False)
+            packed_output, state = rnn(packed, state)
+            output, _ = pad_packed_sequence(packed_output, batch_first=config.batch_first, total_length=max(steps))
+            return output, state
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the contract's one thread (two split a GRU's sums from a random h_0 differently)
+    try:
+        with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
+            embedded = embedding(inputs.to(device))
+            if config.h0 != "carry":
+                output, state = call(embedded, lengths, state)
+            else:  # [0, K), then [K, T) from the first chunk's final state
+                K, axis = config.split or max(lengths) // 2, 1 if config.batch_first else 0
+                first, middle = call(embedded.narrow(axis, 0, K), [min(n, K) for n in lengths], None)
+                rest, state = call(embedded.narrow(axis, K, max(lengths) - K), [n - K for n in lengths], middle)
+                output = torch.cat([first, rest], dim=axis)
+    finally:
+        torch.set_num_threads(threads)
     h_n, c_n = state if config.cell == "lstm" else (state, None)
     return embedded.cpu(), output.cpu(), h_n.cpu(), None if c_n is None else c_n.cpu(), rnn
 
@@ -79,8 +102,9 @@ def assert_same_as_plain_pytorch(config: Config, device: str = "cpu"):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@given(config=configs())
+@given(config=configs(extended=True))
 def test_run_is_plain_pytorch(device, config):
+    device = "cpu" if config.draws_masks else device  # the masks come from the CPU generator
     assert_same_as_plain_pytorch(config.replace(device=device), device)
 
 
@@ -94,6 +118,10 @@ def test_run_is_plain_pytorch(device, config):
         {"cell": "lstm", "proj": 3, "bidirectional": True, "layers": 2, "packed": True},
         {"cell": "gru", "dtype": "float64", "batch_first": True},
         {"nonlinearity": "relu", "seed": 2**32 - 1},
+        {"cell": "lstm", "h0": "random", "layers": 2, "bidirectional": True, "batch_first": True},
+        {"cell": "gru", "h0": "carry", "split": 3, "packed": True, "bidirectional": True},
+        {"h0": "carry", "layers": 3, "dropout": 0.5, "batch_first": True},
+        {"cell": "lstm", "dropout": 0.5, "layers": 1, "train_mode": True},
     ],
 )
 def test_run_is_plain_pytorch_examples(device, changes):
@@ -285,7 +313,7 @@ def test_blog_multi_layer_bi_directional():
 # Torch's per-layer outputs
 
 
-@given(configs())
+@given(configs(extended=True))
 def test_layer_by_layer_ends_in_the_output(config):
     result = run(config)
     layers = layer_by_layer(result)
@@ -335,3 +363,155 @@ def test_one_torch_thread_gives_the_same_numbers_as_several(config):
     for name in ("embedded", "output", "h_n", "c_n"):
         a, b = getattr(several, name), getattr(one, name)
         assert (a is None and b is None) or torch.equal(a, b), name
+
+
+# -----------------------------------------------------------------------------
+# h_0, chunks and dropout: the contract's draws, torch's own words
+
+
+@given(configs(extended=True, h0="random"))
+def test_random_h_0_is_drawn_right_after_building(config):
+    result = run(config)
+    torch.manual_seed(config.seed)
+    nn.Embedding(len(result.batch.vocab), config.embedding)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recurrent_module(config, config.embedding, config.layers, config.batch_first, config.dropout)
+    rows, B = config.layers * config.directions, len(config.sequences)
+    dtype = getattr(torch, config.dtype)
+    assert torch.equal(result.h_0, torch.randn(rows, B, config.state_size).to(dtype))
+    if config.cell == "lstm":
+        assert torch.equal(result.c_0, torch.randn(rows, B, config.hidden).to(dtype))
+    else:
+        assert result.c_0 is None
+
+
+@given(configs(extended=True, h0="carry"))
+def test_carry_hands_the_first_chunks_final_state_to_the_second(config):
+    result = run(config)
+    K, lengths = config.chunk, result.batch.lengths
+    x = time_major(result.embedded, config.batch_first)[:K]  # (K, B, E)
+    rnn = recurrent_module(config, config.embedding, config.layers, batch_first=False).to(x.dtype)
+    rnn.load_state_dict(dict(result.weights))
+    rnn.eval()  # the state at the split: dropout would draw other masks
+    steps = torch.tensor([min(n, K) for n in lengths])
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, state = rnn(pack_padded_sequence(x, steps, enforce_sorted=False) if config.packed else x)
+    h, c = state if config.cell == "lstm" else (state, None)
+    if not config.draws_masks:
+        torch.testing.assert_close(result.h_0, h, atol=1e-6, rtol=1e-5)
+        if c is not None:
+            torch.testing.assert_close(result.c_0, c, atol=1e-6, rtol=1e-5)
+    D = config.directions
+    torch.testing.assert_close(result.h_0[:D], h[:D], atol=1e-6, rtol=1e-5)  # layer 0 is never dropped
+
+
+def test_zeros_hand_no_state():
+    result = run(Config(cell="lstm"))
+    assert (result.h_0, result.c_0, result.masks_state, result.warnings, result.training) == (
+        None,
+        None,
+        None,
+        (),
+        None,
+    )
+
+
+def dropout_warning(config: Config) -> list[str]:
+    """What torch warns when it builds config's module, caught here."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recurrent_module(config, config.embedding, config.layers, config.batch_first, config.dropout)
+    return [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_torchs_own_dropout_warning_is_kept(cell):
+    config = Config(cell=cell, dropout=0.3)
+    expected = dropout_warning(config)
+    assert len(expected) == 1 and "num_layers greater than 1" in expected[0]
+    assert run(config).warnings == tuple(expected)
+    assert run(config).warnings == tuple(expected)  # every time, not once per process
+    assert run(config.replace(layers=2)).warnings == ()
+    assert run(config.replace(dropout=0.0)).warnings == ()
+
+
+@pytest.mark.parametrize("changes", [{}, {"cell": "lstm"}, {"cell": "gru", "bidirectional": True, "layers": 3}])
+def test_the_batch_first_h_0_error_is_torchs(changes):
+    config = Config(batch_first=True, **changes)
+    B, rows = len(config.sequences), config.layers * config.directions
+    rnn = recurrent_module(config, config.embedding, config.layers, batch_first=True)
+    h_0 = torch.zeros(B, rows, config.state_size)
+    state = (h_0, torch.zeros(B, rows, config.hidden)) if config.cell == "lstm" else h_0
+    with pytest.raises(RuntimeError) as info:
+        rnn(torch.zeros(B, 4, config.embedding), state)
+    assert batch_first_h_0_error(config) == str(info.value)
+    assert "Expected hidden" in str(info.value)
+    rnn(
+        torch.zeros(B, 4, config.embedding),
+        tuple(s.transpose(0, 1) for s in state) if config.cell == "lstm" else state.transpose(0, 1),
+    )  # fmt: skip: [L*D, B, H] runs
+
+
+def test_no_batch_first_h_0_error_where_the_shapes_coincide():
+    assert batch_first_h_0_error(Config(sequences=("ab",))) is None  # B = L*D = 1
+    assert batch_first_h_0_error(Config(sequences=("ab", "c"), bidirectional=True)) is None  # B = L*D = 2
+
+
+def test_the_h_0_error_leaves_the_rng_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    batch_first_h_0_error(Config(layers=2))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_masks_run_on_the_cpu():
+    config = Config(dropout=0.5, train_mode=True, layers=2)
+    result = run(config)
+    assert result.device == "cpu" and result.masks_state is not None
+    assert not torch.equal(result.output, run(config.replace(train_mode=False)).output)
+    assert torch.equal(result.output, run(config).output)  # the same masks every time
+
+
+def test_concurrent_train_mode_runs_draw_their_own_masks():
+    """Dashboard sessions run in threads: a forward that draws masks must not draw another session's numbers."""
+    configs_ = [Config(seed=seed, layers=3, dropout=0.5, train_mode=True, cell="gru") for seed in range(6)]
+    expected = {c.seed: run(c).output for c in configs_}
+    wrong = []
+
+    def runs(config):
+        wrong.extend(config.seed for _ in range(15) if not torch.equal(run(config).output, expected[config.seed]))
+
+    threads = [threading.Thread(target=runs, args=(c,)) for c in configs_]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+# -----------------------------------------------------------------------------
+# A task: the trained weights, the task's vocabulary
+
+
+TASK = Config(sequences=("(a(b))", "c)("), cell="gru", hidden=6, embedding=3, task="brackets", steps=5)
+
+
+def test_a_task_runs_the_trained_weights_on_its_vocabulary():
+    result = run(TASK)
+    training = trained(TASK)
+    assert result.training is training and trained(TASK.replace(packed=True, seed=0)) is training  # trained once
+    assert result.batch.vocab == TASK_VOCAB
+    ids = [[TASK_VOCAB.index(ch) for ch in seq] for seq in TASK.sequences]
+    assert list(result.batch.padded[:, 1][:3]) == ids[1]
+    assert torch.equal(result.embedded[:6, 0], training.embedding["weight"][ids[0]])
+    assert all(torch.equal(result.weights[name], w) for name, w in training.rnn.items())
+    assert training.steps == 5 and len(training.loss) == 5
+
+
+def test_a_task_is_trained_once_per_model_and_steps():
+    assert trained(TASK.replace(steps=6)) is not trained(TASK)
+    assert trained(TASK.replace(seed=1)) is not trained(TASK)
+    assert trained(TASK.replace(h0="random", dropout=0.5, train_mode=True, batch_first=True)) is trained(TASK)

@@ -19,7 +19,7 @@ def round_trip(report: dict) -> dict:
     return json.loads(json.dumps(report, allow_nan=False))
 
 
-@given(configs())
+@given(configs(extended=True))
 def test_report_contract(config):
     result, _, relations = analyse(config)
     report = round_trip(make_report(result, relations))
@@ -80,6 +80,16 @@ def test_presets_report(preset):
     assert report["shapes"]["embedded"] == [8, 3, 5]
     assert len(report["tensors"]["output"]) == 8 and len(report["tensors"]["output"][0]) == 3
     assert {r["id"] for r in report["relations"]} >= {"output-shape", "h_n-shape", "h_n-layout", "reference-recompute"}
+
+
+def test_a_task_adds_its_training():
+    config = Config(sequences=("(a)", "b)"), cell="lstm", hidden=4, embedding=2, task="brackets", steps=3)
+    result, _, relations = analyse(config)
+    report = round_trip(make_report(result, relations))
+    assert set(report) == TOP_KEYS | {"training"}
+    assert report["training"] == round_trip(result.training.as_dict())
+    assert report["training"]["task"] == "brackets" and report["training"]["steps"] == 3
+    assert {"loss", "unit_correlations", "best_unit", "best_corr", "probe_r"} <= set(report["training"])
 
 
 def test_relations_may_be_empty_and_shape_of_none():

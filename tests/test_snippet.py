@@ -1,4 +1,5 @@
-"""The exported snippet: valid Python for any input, and run on its own it gives the run's tensors bit for bit."""
+"""The exported snippet: valid Python for any input, and run on its own it gives the run's tensors bit for bit (h_0,
+chunks, train-mode dropout and trained weights included), every relation's verdict too."""
 
 import ast
 import subprocess
@@ -53,7 +54,7 @@ def sequences_literal(source: str):
 # Valid Python, for any input
 
 
-@given(configs())
+@given(configs(extended=True))
 def test_snippet_compiles(config):
     _, relations, source = snippet_for(config)
     compile(source, "snippet.py", "exec")
@@ -128,6 +129,24 @@ SUBPROCESS_CASES = {
     "relu-bi-packed": Config(
         sequences=("a", "abc", "🙂🙂"), nonlinearity="relu", bidirectional=True, packed=True, seed=2**32 - 1
     ),
+    "train-mode-dropout-bi-packed-lstm": Config(
+        cell="lstm", layers=3, bidirectional=True, packed=True, dropout=0.5, train_mode=True, h0="random"
+    ),
+    "train-mode-dropout-gru-batch-first": Config(cell="gru", layers=2, dropout=0.3, train_mode=True, batch_first=True),
+    "carry-rnn-bi-float64": Config(h0="carry", split=3, layers=2, bidirectional=True, dtype="float64"),
+    "carry-lstm-packed-dropout": Config(
+        sequences=("abcdef", "abc", "abcde"),
+        cell="lstm",
+        h0="carry",
+        split=2,
+        packed=True,
+        dropout=0.4,
+        train_mode=True,
+        layers=2,
+    ),
+    "task-brackets": Config(
+        sequences=("(a(b))", "c)("), cell="gru", hidden=6, embedding=3, task="brackets", steps=5, bidirectional=True
+    ),
 }
 
 
@@ -145,6 +164,27 @@ def test_snippet_reproduces_the_run(name, tmp_path):
         assert torch.equal(tensors["c_n"], result.c_n)
 
 
+def test_the_snippet_builds_and_draws_in_the_contracts_order():
+    config = Config(cell="lstm", layers=2, h0="random", dropout=0.5, train_mode=True)
+    _, _, source = snippet_for(config)
+    body = source.split("def run(")[1]
+    order = ["torch.manual_seed(0)", "nn.Embedding(", "nn.LSTM(", "torch.randn(2, 3, 5), torch.randn(2, 3, 5)",
+             "rnn.train(train)", "masks = torch.get_rng_state()", "forward_in_chunks("]  # fmt: skip
+    positions = [body.index(text) for text in order]
+    assert positions == sorted(positions)
+    assert "dropout=0.5" in body and "def run(device, split=0, train=True)" in source
+    _, _, eval_source = snippet_for(config.replace(train_mode=False, h0="zeros"))
+    assert "masks = None" in eval_source and "torch.randn" not in eval_source
+
+
+def test_a_trained_model_carries_its_weights_exactly():
+    config = SUBPROCESS_CASES["task-brackets"]
+    _, _, source = snippet_for(config)
+    assert "trained = {'embedding': {'weight': [[" in source
+    assert "vocab = ['<pad>', '(', ')', 'a', 'b', 'c']" in source
+    assert "rnn.load_state_dict(" in source.split("def run(")[1]
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_snippet_on_device(device, tmp_path):
     """The blog's own setup, on each device; on CUDA the snippet also checks the CPU."""
@@ -158,8 +198,8 @@ def test_snippet_on_device(device, tmp_path):
     assert tensors["c_n"] is None
 
 
-@settings(max_examples=2)
-@given(configs())
+@settings(max_examples=3)
+@given(configs(extended=True))
 def test_snippet_reproduces_generated_configs(tmp_path_factory, config):
     result, _, source = snippet_for(config)
     _, tensors = run_snippet(source, tmp_path_factory.mktemp("snippet"))

@@ -175,8 +175,10 @@ def test_analysis_recomputed_with_numpy():
     half = len(h.texts) // 2
     fit, test = out[:, :half].reshape(-1, out.shape[2]), out[:, half:].reshape(-1, out.shape[2])
     w, *_ = np.linalg.lstsq(np.c_[fit, np.ones(len(fit))], depth[:, :half].reshape(-1), rcond=None)
-    r = np.corrcoef(np.c_[test, np.ones(len(test))] @ w, depth[:, half:].reshape(-1))[0, 1]
+    predicted = np.c_[test, np.ones(len(test))] @ w  # (T * (B - half),)
+    r = np.corrcoef(predicted, depth[:, half:].reshape(-1))[0, 1]
     assert abs(h.probe_r - r) < 1e-6
+    np.testing.assert_allclose(np.array(h.probe_fit), predicted.reshape(out.shape[0], -1).T, atol=1e-6)
 
     log_p = torch.log_softmax(logits[:-1].double(), dim=2).numpy()  # (T-1, B, V)
     nll = -np.take_along_axis(log_p, ids[1:].numpy()[:, :, None], axis=2)

@@ -8,7 +8,7 @@ it comes from the anatomy (positions), never from equal values. Hover a cell for
 
 import altair as alt
 
-from rnnviz.anatomy import cells, output_index
+from rnnviz.anatomy import cells, initial_states, output_index
 from rnnviz.charts.style import AXIS, DATA, LEGEND, with_rows
 from rnnviz.tables import ARROWS
 
@@ -22,6 +22,8 @@ ROLES = (
     "never run (packed)",
 )
 ROLE_COLOURS = ("#2f6fb0", "#93b3d8", "#c3d5ea", "#e8eef5", "#ffffff")
+H_0_COLOUR = "#f2c14e"
+H_0 = "h_0 (random, drawn after building)"  # the state a run starts from, drawn beside the step that reads it
 HIDDEN_ROLES = ("a state", "a state: a <pad> step", ROLES[4])  # before the reveal: nothing says which is output
 HIDDEN_COLOURS = ("#9db7d5", "#dfe7f1", "#ffffff")
 MAX_UNITS_SHOWN = 8  # of a vector, in the tooltip
@@ -87,10 +89,35 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
                 "vector": vector_text(layer_outputs[layer][t, b, d * H : (d + 1) * H]) if cell.computed else "",
             }
         )
+        if layer == 0 and d == 0 and cell.t == 0:
+            rows += initial_rows(result, b)
         if layer == 0 and d == 0:
             token = cell.token if T <= 24 or not cell.padding else "·"  # room for <pad> in a short run only
             rows.append({"lane": input_lane(result, b), "t": t, "sequence": b, "role": "input", "token": token})
     return rows
+
+
+def initial_rows(result, b: int) -> list[dict]:
+    """A random h_0 as cells of its own, one step before the step that reads it (after it, going backward)."""
+    if result.h_0 is None or result.config.h0 != "random":
+        return []
+    first = initial_states(result).query(f"sequence == {b} and chunk == 0")
+    return [
+        {
+            "lane": lane(b, int(r.layer), int(r.direction)),
+            "t": int(r.before_t) + (1 if r.direction else -1),
+            "sequence": b,
+            "layer": int(r.layer),
+            "direction": int(r.direction),
+            "role": H_0,
+            "h_n": "",
+            "where": f"h_0 of layer {r.layer} {('forward', 'backward')[r.direction]}, read first at t = {r.before_t}",
+            "output": "not in output",
+            "in h_n": f"h_0[{r.h_0_row}, {b}]",
+            "vector": vector_text(result.h_0[int(r.h_0_row), b]),
+        }
+        for r in first.itertuples()
+    ]
 
 
 def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
@@ -99,10 +126,20 @@ def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
     order = lanes(result, sequences)
     rows = diagram_rows(result, layer_outputs, sequences, reveal)
     roles, colours = (ROLES, ROLE_COLOURS) if reveal else (HIDDEN_ROLES, HIDDEN_COLOURS)
+    roles, colours = (*roles, H_0), (*colours, H_0_COLOUR)
     present = {row["role"] for row in rows}
     legend = [(role, colour) for role, colour in zip(roles, colours, strict=True) if role in present]
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
-        x=alt.X("t:O", title=None, axis=alt.Axis(orient="top", labelAngle=0, labelExpr="'t=' + datum.label", **AXIS)),
+        x=alt.X(
+            "t:O",
+            title=None,
+            axis=alt.Axis(
+                orient="top",
+                labelAngle=0,
+                labelExpr=f"datum.value < 0 || datum.value >= {T} ? 'h_0' : 't=' + datum.label",
+                **AXIS,
+            ),
+        ),
         y=alt.Y("lane:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False, **AXIS)),
     )
     states = base.transform_filter("datum.role != 'input'")

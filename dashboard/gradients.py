@@ -1,0 +1,72 @@
+"""The Gradients tab: how far back each state sees, as a T x T map per layer and direction, and the last state's
+reach over s for RNN, LSTM and GRU on the same batch and seed."""
+
+import streamlit as st
+
+from dashboard import cached
+from dashboard.markdown import sequence_label
+from rnnviz import ConfigError
+from rnnviz.charts.gradients import connectivity_map, reach_chart
+from rnnviz.gradients import connectivity
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+def values(config):
+    """The connectivity map of config's run, cached with the analyses (bounded in bytes)."""
+    return cached.server_cache().get(("gradients", config), lambda: connectivity(cached.analysis(config).result))
+
+
+def same_run_with(config, cell: str):
+    """config with another cell, its options at their defaults where that cell has none."""
+    return config.replace(
+        cell=cell,
+        proj=config.proj if cell == "lstm" else 0,
+        nonlinearity=config.nonlinearity if cell == "rnn" else "tanh",
+    )
+
+
+def reach(config, b: int) -> list[float]:
+    """The top layer's forward state at b's last step: its norm with respect to each input step s."""
+    result = cached.analysis(config).result
+    t = (result.batch.lengths[b] if config.packed else result.batch.max_length) - 1
+    return [float(x) for x in values(config)[-1, 0, b, t, : t + 1]]
+
+
+def gradients_ui(view):
+    """The map for one sequence, then the three cells' reach."""
+    config, result = view.config, view.analysis.result
+    try:
+        maps = values(config)
+    except ConfigError as error:
+        st.warning(str(error), icon=":material/hourglass:")
+        return
+    b = st.segmented_control(
+        "Sequence",
+        range(len(config.sequences)),
+        key="gradient_sequence",
+        default=0,
+        format_func=lambda i: sequence_label(result, i),
+    )
+    b = 0 if b is None else b
+    st.caption(
+        "Row t, column s: ‖∂h_t / ∂x_s‖, how much the state at step t moves when the embedded input at step s moves "
+        "(log colour). Gray: exactly 0, the state cannot see that input. Outlined: the diagonal s = t. Faded: "
+        "<pad> steps."
+    )
+    st.vega_lite_chart(connectivity_map(result, maps, b), width="content")
+    st.subheader("How far back the last state reaches: RNN, LSTM and GRU, same batch and seed")
+    try:
+        reaches = {cell.upper(): reach(same_run_with(config, cell), b) for cell in CELLS}
+    except ConfigError as error:
+        st.warning(str(error), icon=":material/hourglass:")
+        return
+    st.vega_lite_chart(reach_chart(reaches), width="stretch")
+    falls = " · ".join(
+        f"{cell} {norms[0] / norms[-1]:.1e}" for cell, norms in reaches.items() if norms[0] > 0 and norms[-1] > 0
+    )
+    st.caption(
+        "Each line is how strongly the last state still depends on the input s; where it falls by orders of "
+        f"magnitude as s goes back, the gradient vanishes. Measured here, the norm at s = 0 over the norm at the last "
+        f"step: {falls}."
+    )

@@ -1,0 +1,91 @@
+"""Gradients through time: the T x T map of each layer and direction (how much the state at step t moves when the
+input at step s moves), and the last state's reach back over s for several cells side by side."""
+
+import math
+
+import altair as alt
+
+from rnnviz.charts.style import AXIS, DATA, LEGEND, with_rows
+from rnnviz.tables import ARROWS
+
+MAP_PX = 260  # the side of one T x T map
+ZERO = "exactly 0"
+
+
+def log_norm(value: float) -> float | None:
+    """log10 of a norm; None for an exact 0 (drawn gray, apart from the colour scale)."""
+    return math.log10(value) if value > 0 else None
+
+
+def connectivity_map(result, values, b: int) -> dict:
+    """values[l, d, b] (from rnnviz.gradients.connectivity) for sequence b: one map per layer and direction, rows t
+    (the state), columns s (the input); log colour; exact zeros gray; the diagonal outlined; <pad> steps faded."""
+    c = result.config
+    L, D, T = c.layers, c.directions, result.batch.max_length
+    n = result.batch.lengths[b]
+    rows = [
+        {
+            "map": f"layer {layer} {ARROWS[d]}",
+            "t": t,
+            "s": s,
+            "norm": float(values[layer, d, b, t, s]),
+            "log10": log_norm(float(values[layer, d, b, t, s])),
+            "zero": ZERO if values[layer, d, b, t, s] == 0 else "",
+            "pad": t >= n or s >= n,
+            "diagonal": t == s,
+        }
+        for layer in range(L)
+        for d in range(D)
+        for t in range(T)
+        for s in range(T)
+    ]
+    base = alt.Chart(alt.NamedData(name=DATA)).encode(
+        x=alt.X("s:O", title="input step s", axis=alt.Axis(**AXIS)),
+        y=alt.Y("t:O", title="state at step t", axis=alt.Axis(**AXIS)),
+    )
+    heat = (
+        base.transform_filter("datum.zero == ''")
+        .mark_rect()
+        .encode(
+            color=alt.Color("log10:Q", scale=alt.Scale(scheme="viridis"), title="log10 norm"),
+            opacity=alt.condition("datum.pad", alt.value(0.35), alt.value(1.0)),
+            tooltip=["map:N", "t:O", "s:O", alt.Tooltip("norm:Q", format=".3e")],
+        )
+    )
+    zeros = (
+        base.transform_filter("datum.zero != ''")
+        .mark_rect(color="#d0d0d0")
+        .encode(
+            stroke=alt.Stroke("zero:N", scale=alt.Scale(range=["#d0d0d0"]), legend=LEGEND),
+            tooltip=["map:N", "t:O", "s:O", "zero:N"],
+        )
+    )
+    diagonal = base.transform_filter("datum.diagonal").mark_rect(filled=False, stroke="white", strokeWidth=1.5)
+    chart = alt.layer(heat, zeros, diagonal).properties(width=MAP_PX, height=MAP_PX)
+    order = [f"layer {layer} {ARROWS[d]}" for layer in reversed(range(L)) for d in range(D)]
+    faceted = chart.facet(
+        facet=alt.Facet("map:N", sort=order, title=None, header=alt.Header(labelFontSize=14)), columns=D
+    )
+    return with_rows(faceted.to_dict(), rows)
+
+
+def reach_chart(reaches: dict[str, list[float]]) -> dict:
+    """reaches[cell][s]: the last state's norm with respect to input s; one line per cell, log scale."""
+    rows = [
+        {"cell": cell, "s": s, "norm": norm}
+        for cell, values in reaches.items()
+        for s, norm in enumerate(values)
+        if norm > 0
+    ]
+    chart = (
+        alt.Chart(alt.NamedData(name=DATA))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("s:Q", title="input step s", axis=alt.Axis(tickMinStep=1, **AXIS)),
+            y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="‖∂h_last / ∂x_s‖", axis=alt.Axis(**AXIS)),
+            color=alt.Color("cell:N", legend=LEGEND),
+            tooltip=["cell:N", "s:Q", alt.Tooltip("norm:Q", format=".3e")],
+        )
+        .properties(width="container", height=260)
+    )
+    return with_rows(chart.to_dict(), rows)

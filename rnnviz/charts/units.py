@@ -1,0 +1,79 @@
+"""A trained model's charts: the loss curve, held-out text coloured by its best unit, each unit's correlation with
+the bracket depth, and the linear probe's depth next to the true one."""
+
+import altair as alt
+
+from rnnviz.charts.style import AXIS, DATA, LEGEND, VALUES, with_rows
+
+CHAR_PX = 22  # one character of coloured text
+TEXTS_SHOWN = 6
+
+
+def loss_chart(loss, floor: float | None = None) -> dict:
+    """The training loss at each step; with floor, the generator's own loss drawn as a rule."""
+    rows = [{"step": step, "loss": value} for step, value in enumerate(loss, start=1)]
+    base = alt.Chart(alt.NamedData(name=DATA))
+    layers = [
+        base.mark_line().encode(x=alt.X("step:Q", axis=alt.Axis(**AXIS)), y=alt.Y("loss:Q", axis=alt.Axis(**AXIS)))
+    ]
+    if floor is not None:
+        layers.append(base.mark_rule(strokeDash=[6, 4], color="gray").encode(y=alt.datum(floor)))
+    return with_rows(alt.layer(*layers).properties(width="container", height=220).to_dict(), rows)
+
+
+def coloured_text(texts, values, depths) -> dict:
+    """The first held-out texts, each character coloured by the best unit's value there (depth in the tooltip)."""
+    rows = [
+        {"text": f"text {i}", "position": j, "char": char, "value": value, "depth": depth}
+        for i, (text, unit, depth_row) in enumerate(zip(texts[:TEXTS_SHOWN], values, depths, strict=False))
+        for j, (char, value, depth) in enumerate(zip(text, unit, depth_row, strict=True))
+    ]
+    base = alt.Chart(alt.NamedData(name=DATA)).encode(
+        x=alt.X("position:O", axis=None),
+        y=alt.Y("text:N", title=None, axis=alt.Axis(**AXIS)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("value:Q", scale=VALUES, title="best unit", legend=alt.Legend(orient="right")),
+        tooltip=["char:N", alt.Tooltip("value:Q", format=".3f"), "depth:Q"],
+    )
+    chars = base.mark_text(fontSize=16, font="monospace").encode(text="char:N")
+    height = CHAR_PX * 1.4 * min(len(texts), TEXTS_SHOWN)
+    return with_rows(alt.layer(cells, chars).properties(width="container", height=height).to_dict(), rows)
+
+
+def correlations_chart(correlations, best: int) -> dict:
+    """Each unit's Pearson r with the depth, the best one marked."""
+    rows = [{"unit": k, "r": r, "best": "best unit" if k == best else "other"} for k, r in enumerate(correlations)]
+    chart = (
+        alt.Chart(alt.NamedData(name=DATA))
+        .mark_bar()
+        .encode(
+            x=alt.X("unit:O", axis=alt.Axis(labelAngle=0, **AXIS)),
+            y=alt.Y("r:Q", scale=alt.Scale(domain=[-1, 1]), title="r with depth", axis=alt.Axis(**AXIS)),
+            color=alt.Color(
+                "best:N", scale=alt.Scale(domain=["best unit", "other"], range=["#2f6fb0", "#a9c6e4"]), legend=LEGEND
+            ),
+            tooltip=["unit:O", alt.Tooltip("r:Q", format=".3f")],
+        )
+    )
+    return with_rows(chart.properties(width="container", height=220).to_dict(), rows)
+
+
+def probe_chart(text: str, depths, predicted) -> dict:
+    """One held-out text: the true depth and the linear probe's, character by character."""
+    rows = [
+        {"position": j, "char": char, "depth": float(value), "series": series}
+        for series, values in (("true depth", depths), ("probe", predicted))
+        for j, (char, value) in enumerate(zip(text, values, strict=True))
+    ]
+    chart = (
+        alt.Chart(alt.NamedData(name=DATA))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("position:O", title=None, axis=alt.Axis(labelExpr="''", ticks=False)),
+            y=alt.Y("depth:Q", axis=alt.Axis(**AXIS)),
+            color=alt.Color("series:N", legend=LEGEND),
+            tooltip=["char:N", "series:N", alt.Tooltip("depth:Q", format=".2f")],
+        )
+    )
+    return with_rows(chart.properties(width="container", height=200).to_dict(), rows)
