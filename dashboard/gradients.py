@@ -4,7 +4,7 @@ reach over s for RNN, LSTM and GRU on the same batch and seed."""
 import streamlit as st
 
 from dashboard import cached
-from dashboard.markdown import sequence_label
+from dashboard.markdown import pick_sequence
 from rnnviz import ConfigError
 from rnnviz.charts.gradients import connectivity_map, reach_chart
 from rnnviz.gradients import connectivity
@@ -41,14 +41,7 @@ def gradients_ui(view):
     except ConfigError as error:
         st.warning(str(error), icon=":material/hourglass:")
         return
-    b = st.segmented_control(
-        "Sequence",
-        range(len(config.sequences)),
-        key="gradient_sequence",
-        default=0,
-        format_func=lambda i: sequence_label(result, i),
-    )
-    b = 0 if b is None else b
+    b = pick_sequence(result, "gradient_sequence")
     st.caption(
         "Row t, column s: ‖∂h_t / ∂x_s‖, how much the state at step t moves when the embedded input at step s moves "
         "(log colour). Gray: exactly 0, the state cannot see that input. Outlined: the diagonal s = t. Faded: "

@@ -1,6 +1,8 @@
-"""User text in Markdown: shown literally, never interpreted."""
+"""User text in Markdown (and widget labels, which are Markdown): shown literally, never interpreted."""
 
 import re
+
+import streamlit as st
 
 
 def sequence_label(result, b: int, width: int = 12) -> str:
@@ -13,3 +15,11 @@ def plain(text: str) -> str:
     """Text shown literally on one line of Markdown: every Markdown, badge and LaTeX character escaped."""
     one_line = re.sub(r"[\r\n\t\v\f]", " ", text)
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])", r"\\\1", one_line)
+
+
+def pick_sequence(result, key: str, label: str = "Sequence") -> int:
+    """One sequence of the batch, picked with a row of buttons (the first until one is picked)."""
+    b = st.segmented_control(
+        label, range(len(result.batch.sequences)), key=key, default=0, format_func=lambda i: sequence_label(result, i)
+    )
+    return 0 if b is None else b

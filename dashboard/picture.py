@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.by_hand import where_markdown
-from dashboard.markdown import sequence_label
+from dashboard.markdown import pick_sequence
 from rnnviz.charts.diagram import diagram, lanes
 from rnnviz.tables import DIRECTION_NAMES
 
@@ -16,15 +16,7 @@ def shown_sequences(result) -> tuple[int, ...]:
     B = len(result.config.sequences)
     if len(lanes(result, range(B))) <= MAX_ROWS:
         return tuple(range(B))
-    b = st.segmented_control(
-        "Sequence in the picture",
-        range(B),
-        key="picture_sequence",
-        default=0,
-        format_func=lambda i: sequence_label(result, i),
-        label_visibility="collapsed",
-    )
-    return (0 if b is None else b,)
+    return (pick_sequence(result, "picture_sequence", "Sequence in the picture"),)
 
 
 def clicked_cell_ui(result, layer_outputs, event):

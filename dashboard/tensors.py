@@ -3,7 +3,7 @@ h_n's blocks outlined and named by position; then the labelled tables."""
 
 import streamlit as st
 
-from dashboard.markdown import sequence_label
+from dashboard.markdown import pick_sequence, sequence_label
 from rnnviz import tables
 from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap, units_shown
 
@@ -21,14 +21,7 @@ def heatmaps(_result, config, b: int, reveal: bool) -> tuple[dict, dict]:
 def heatmaps_ui(config, result, reveal: bool):
     """One sequence at a time: output, then h_n in the same columns."""
     H, T = config.state_size, result.batch.max_length
-    b = st.segmented_control(
-        "Sequence",
-        range(len(config.sequences)),
-        key="tensor_sequence",
-        default=0,
-        format_func=lambda i: sequence_label(result, i),
-    )
-    b = 0 if b is None else b
+    b = pick_sequence(result, "tensor_sequence")
     shown = units_shown(result)
     if shown < H:
         st.caption(f"The heatmaps show the first {shown} of {H} units per direction; tables and downloads hold all.")
