@@ -3,9 +3,9 @@
 `python bench/sec_browser.py`: one `streamlit run` on a free loopback port and one headless Chromium
 (Playwright), in this order on the same server:
   1. cold start: process start -> health endpoint -> first complete page (script idle, a badge visible);
-  2. latency, default view (sidebar Layers +1 / -1), unless RNNVIZ_LATENCY_JSON names a file of figures;
+  2. latency, default view (sidebar Layers +1 / -1), the Relations tab open (its badges mark the end);
   3. memory: 5 browser contexts open 20 distinct configs by URL, 5 at a time; the server's VmHWM;
-  4. latency, largest config (Layers 6 <-> 5), unless RNNVIZ_LATENCY_JSON is given;
+  4. latency, largest config (Layers 6 <-> 5);
 The server is killed by its own process id at the end, whatever happens.
 """
 
@@ -48,7 +48,8 @@ def vm_kib(pid: int, field: str) -> int | None:
 
 
 def url(base: str, params: dict) -> str:
-    return f"{base}/?{urlencode(params)}" if params else f"{base}/"
+    """A link to the view params name, its Relations tab open (the badges say a run is drawn)."""
+    return f"{base}/?{urlencode({**params, 'tab': 'Relations'})}"
 
 
 def wait_page(page, timeout_ms: int):
@@ -95,12 +96,6 @@ def memory_configs(n: int = 20) -> list[dict]:
     return out
 
 
-def latency_from_json(path: str) -> dict:
-    import json
-
-    return {"source": path, "figures": json.loads(Path(path).read_text())}
-
-
 class Clock:
     """This section's deadline (BENCH_BUDGET_S from its start, less a margin to stop the server)."""
 
@@ -131,9 +126,6 @@ def main() -> dict:
     # below stop the server and the browser this section started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out: dict = {}
-    external = os.environ.get("RNNVIZ_LATENCY_JSON")
-    if external and Path(external).is_file():
-        out["latency_external"] = latency_from_json(external)
     log = Path(tempfile.mkstemp(prefix="rnnviz-bench-server-", suffix=".log")[1])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -149,7 +141,7 @@ def main() -> dict:
             t0 = time.perf_counter()
             server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
         try:
-            drive(out, browser, server, base, t0, "latency_external" not in out)
+            drive(out, browser, server, base, t0)
         except Exception as error:  # a phase that failed or ran out of time: keep what was measured
             out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
         finally:
@@ -168,7 +160,7 @@ def main() -> dict:
     return out
 
 
-def drive(out: dict, browser, server, base, t0, measure_latency: bool):
+def drive(out: dict, browser, server, base, t0):
     """The phases, in order; each adds to out and saves it, so a timeout keeps the phases before it."""
     clock = Clock(t0)
     while time.perf_counter() < t0 + 120:
@@ -183,7 +175,7 @@ def drive(out: dict, browser, server, base, t0, measure_latency: bool):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ui.new_page(ctx)  # its script runs are followed (the latency phases)
     t_goto = time.perf_counter()
-    page.goto(base + "/", timeout=clock.ms(120))
+    page.goto(url(base, {}), timeout=clock.ms(120))
     wait_page(page, clock.ms(120))
     out["first_page_s"] = time.perf_counter() - t0
     out["first_page_after_health_s"] = time.perf_counter() - t_goto
@@ -191,14 +183,13 @@ def drive(out: dict, browser, server, base, t0, measure_latency: bool):
     ctx2 = browser.new_context()
     page2 = ctx2.new_page()
     t = time.perf_counter()
-    page2.goto(base + "/", timeout=clock.ms(120))
+    page2.goto(url(base, {}), timeout=clock.ms(120))
     wait_page(page2, clock.ms(120))
     out["second_page_s"] = time.perf_counter() - t
     ctx2.close()
     save(out)
-    if measure_latency:
-        out["latency_default"] = latency(page, (1, 2), n=10)
-        save(out)
+    out["latency_default"] = latency(page, (1, 2), n=10)
+    save(out)
     ctx.close()
 
     # Memory: 5 sessions, 20 distinct configs, 5 page loads in flight at a time.
@@ -230,9 +221,9 @@ def drive(out: dict, browser, server, base, t0, measure_latency: bool):
     for c in contexts:
         c.close()
 
-    if measure_latency and clock.left() < LARGEST_RESERVE_S:
+    if clock.left() < LARGEST_RESERVE_S:
         out["latency_largest_skipped"] = f"less than {LARGEST_RESERVE_S} s of this section's budget left"
-    elif measure_latency:
+    else:
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = ui.new_page(ctx)
         t = time.perf_counter()

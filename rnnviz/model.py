@@ -388,7 +388,11 @@ def rebuild(result: RunResult, per_direction: bool = False, backward: str = "_re
     if c.h0 == "random":
         state = result.h_0 if result.c_0 is None else (result.h_0, result.c_0)
     masks = c.draws_masks
-    with BUILD_LOCK if masks else nullcontext(), torch.random.fork_rng(devices=[]), contract_threads(), torch.no_grad():
+    # Only a forward that draws masks touches the global generator: it then draws them again, under the lock,
+    # from where the run drew them, and puts the generator back. Forking it without the lock would let this
+    # thread put back a state under another session that is seeding and building (wrong weights for it).
+    drawing = (BUILD_LOCK, torch.random.fork_rng(devices=[])) if masks else (nullcontext(), nullcontext())
+    with drawing[0], drawing[1], contract_threads(), torch.no_grad():
         if masks:
             torch.set_rng_state(result.masks_state)
         outputs, final = stack_forward(
