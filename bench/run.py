@@ -143,6 +143,10 @@ def ratio_lines(r: dict) -> list[str]:
                 f"core ratio run+check_relations/bare forward, {key} config = {x:.2f} (target <= 1.3) "
                 f"{verdict(x <= 1.3)}"
             )
+            lines.append(
+                f"  the whole analyse (+ hand recomputation and the runs relations compare with)/bare, {key} = "
+                f"{c[key]['ratio_analyse']:.2f}"
+            )
     if "error" in c:
         lines.append(f"core ratios = n/a ({c['error']})")
     lg = r.get("largest", {})

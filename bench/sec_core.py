@@ -49,19 +49,25 @@ def rnnviz_run_check(config):
 
 
 def core_ratio(config, n: int) -> dict:
-    """Interleaved medians of rnnviz run + check_relations and of the bare forward, same config."""
+    """Interleaved medians, same config: rnnviz run + check_relations, the whole rnnviz.analyse (with the hand
+    recomputation and the runs the relations compare with), and the bare forward."""
+    from rnnviz import analyse
+
     kw = {k: getattr(config, k) for k in ("sequences", "cell", "layers", "bidirectional", "hidden", "embedding")}
-    rnnviz_run_check(config)  # warm-up: lazy imports, first kernels
-    bare_forward(**kw)
-    t_core, t_bare = [], []
+    sides = {
+        "core": lambda: rnnviz_run_check(config),
+        "analyse": lambda: analyse(config),
+        "bare": lambda: bare_forward(**kw),
+    }
+    for side in sides.values():  # warm-up: lazy imports, first kernels
+        side()
+    times = {name: [] for name in sides}
     for i in range(n):
-        for who in ("core", "bare") if i % 2 else ("bare", "core"):
-            if who == "core":
-                t_core.append(timed(rnnviz_run_check, config)[0])
-            else:
-                t_bare.append(timed(bare_forward, **kw)[0])
-    out = {"core": summary(t_core), "bare": summary(t_bare)}
+        for name in list(sides)[i % 3 :] + list(sides)[: i % 3]:  # each goes first in turn
+            times[name].append(timed(sides[name])[0])
+    out = {name: summary(t) for name, t in times.items()}
     out["ratio"] = out["core"]["median"] / out["bare"]["median"]
+    out["ratio_analyse"] = out["analyse"]["median"] / out["bare"]["median"]
     return out
 
 

@@ -5,16 +5,28 @@ import streamlit as st
 
 from dashboard import cached
 from dashboard.markdown import pick_sequence
-from rnnviz import ConfigError
+from dashboard.relations import relation_markdown
+from rnnviz import ConfigError, gradient_checks
 from rnnviz.charts.gradients import connectivity_map, reach_chart
-from rnnviz.gradients import connectivity
+from rnnviz.relations import check_relations
 
 CELLS = ("rnn", "lstm", "gru")
+GRADIENT_RELATIONS = (
+    "layer-0-is-causal",
+    "top-layer-forward-is-causal",
+    "padding-has-no-influence",
+    "gradient-matches-finite-differences",
+)
+
+
+def checks(config):
+    """The connectivity map of config's run and its finite-difference check, cached with the analyses."""
+    return cached.server_cache().get(("gradients", config), lambda: gradient_checks(cached.analysis(config).result))
 
 
 def values(config):
-    """The connectivity map of config's run, cached with the analyses (bounded in bytes)."""
-    return cached.server_cache().get(("gradients", config), lambda: connectivity(cached.analysis(config).result))
+    """The connectivity map: [l, d, b, t, s]."""
+    return checks(config).values
 
 
 def same_run_with(config, cell: str):
@@ -48,6 +60,10 @@ def gradients_ui(view):
         "<pad> steps."
     )
     st.vega_lite_chart(connectivity_map(result, maps, b), width="content")
+    if view.reveal:
+        for rel in check_relations(result, extra={"grad": checks(config)}):
+            if rel.id in GRADIENT_RELATIONS:
+                st.markdown(relation_markdown(rel))
     st.subheader("How far back the last state reaches: RNN, LSTM and GRU, same batch and seed")
     try:
         reaches = {cell.upper(): reach(same_run_with(config, cell), b) for cell in CELLS}

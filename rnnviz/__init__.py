@@ -5,9 +5,20 @@ from typing import NamedTuple
 from rnnviz.config import PRESETS, Config, ConfigError
 from rnnviz.model import RunResult, rebuild, run
 from rnnviz.recompute import Reference, recompute
-from rnnviz.relations import Relation, check_relations
+from rnnviz.relations import Gradients, Relation, check_relations
 
-__all__ = ["PRESETS", "Analysis", "Config", "ConfigError", "Reference", "Relation", "RunResult", "analyse"]
+__all__ = [
+    "PRESETS",
+    "Analysis",
+    "Config",
+    "ConfigError",
+    "Reference",
+    "Relation",
+    "RunResult",
+    "analyse",
+    "analyse_with_gradients",
+    "gradient_checks",
+]
 
 
 class Analysis(NamedTuple):
@@ -18,11 +29,28 @@ class Analysis(NamedTuple):
     relations: list[Relation]
 
 
-def analyse(config: Config) -> Analysis:
-    """Run config, recompute it by hand, and check every relation that applies (the runs they need, and only those)."""
+def analyse(config: Config, gradients: bool = False) -> Analysis:
+    """Run config, recompute it by hand, and check every relation that applies (the runs they need, and only those);
+    with gradients, also the gradient relations (rnnviz.gradients: ConfigError past its cap)."""
+    return analyse_with_gradients(config, gradients)[0]
+
+
+def analyse_with_gradients(config: Config, gradients: bool = True) -> tuple[Analysis, Gradients | None]:
+    """analyse(config, gradients), and the Gradients its gradient relations checked (None without)."""
     result = run(config)
     reference = recompute(result)
-    return Analysis(result, reference, check_relations(result, extra=extra_runs(result, reference)))
+    extra = extra_runs(result, reference)
+    if gradients:
+        extra["grad"] = gradient_checks(result)
+    return Analysis(result, reference, check_relations(result, extra=extra)), extra.get("grad")
+
+
+def gradient_checks(result: RunResult) -> Gradients:
+    """The connectivity map of a run and its finite-difference check."""
+    from rnnviz.gradients import FD_TOLERANCE, connectivity, finite_difference_check
+
+    values = connectivity(result)
+    return Gradients(values, *finite_difference_check(result, values), FD_TOLERANCE)
 
 
 def extra_runs(result: RunResult, reference: Reference) -> dict:

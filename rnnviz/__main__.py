@@ -6,7 +6,7 @@ Exit 0: every relation did what it was expected to do; 1: one did not; 2: invali
 import argparse
 import sys
 
-from rnnviz import PRESETS, Config, ConfigError, analyse
+from rnnviz import PRESETS, Config, ConfigError, analyse_with_gradients
 from rnnviz.brackets import BRACKET_SEQUENCES
 from rnnviz.cells import CELLS
 from rnnviz.config import DEVICES, DTYPES, INITIAL_STATES, NONLINEARITIES, TASKS
@@ -45,6 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, help="with --task: Adam steps (0: the task's default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--tensors", action="store_true", help="with --json: include output, h_n, c_n")
+    p.add_argument("--gradients", action="store_true", help="the gradient relations; with --json, the map too")
     return p.parse_args(sequences_as_values(list(sys.argv[1:] if argv is None else argv), p))
 
 
@@ -74,7 +75,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     With a task, hidden and embedding default to the task's (TASK_DEFAULTS), the sequences to a few bracket strings.
     """
     base = PRESETS[args.preset] if args.preset else Config()
-    options = {k: v for k, v in vars(args).items() if v is not None and k not in ("preset", "json", "tensors")}
+    report_only = ("preset", "json", "tensors", "gradients")
+    options = {k: v for k, v in vars(args).items() if v is not None and k not in report_only}
     if options.get("task", "none") != "none":
         defaults = {"hidden": TASK_DEFAULTS["hidden"], "embedding": TASK_DEFAULTS["embedding"]}
         options = {"sequences": BRACKET_SEQUENCES, **defaults, **options}
@@ -127,12 +129,13 @@ def main(argv=None) -> int:
         print("rnnviz: error: --tensors only goes with --json", file=sys.stderr)
         return 2
     try:
-        analysis = analyse(config_from_args(args))
+        analysis, gradients = analyse_with_gradients(config_from_args(args), args.gradients)
     except ConfigError as error:
         print(f"rnnviz: error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(report_json(analysis.result, analysis.relations, tensors=args.tensors))
+        values = None if gradients is None else gradients.values
+        print(report_json(analysis.result, analysis.relations, tensors=args.tensors, gradients=values))
     else:
         print(human_report(analysis))
     return 1 if any(rel.verdict == "contradiction" for rel in analysis.relations) else 0

@@ -27,13 +27,14 @@ NS_PER_MULTIPLY_ADD = 0.066
 NS_PER_GATE_UNIT = 12.2
 MS_PER_STEP = 0.46
 MAX_GRADIENT_SECONDS = 1.0
-BLOCK_ELEMENTS = 2**16  # tangent numbers a block computes per step (seeds x B x D x gates x hidden): 512 kB
+BLOCK_ELEMENTS = 2**21  # a block's tangents of the gates, seeds x T x B x D x gates x hidden: 16 MB, ~6 such at once
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def block_steps(config: Config) -> int:
     """How many input steps s one block of tangents covers (all E units of each)."""
-    per_step = config.embedding * len(config.sequences) * config.directions * GATES[config.cell] * config.hidden
+    c = config
+    per_step = c.embedding * max(map(len, c.sequences)) * len(c.sequences) * c.directions * GATES[c.cell] * c.hidden
     return max(1, BLOCK_ELEMENTS // per_step)
 
 

@@ -518,6 +518,95 @@ def _allclose_spec(s: Sizes, rid: str, statement: str, why: str, prefix: str, to
 
 
 # -----------------------------------------------------------------------------
+# Gradients (rnnviz.analyse(config, gradients=True)): grad[l, d, b, t, s] = ||d h^(l,d)_t[b] / d x_s[b]||
+
+
+class Gradients(NamedTuple):
+    """What the gradient relations compare: the connectivity map, and sampled entries next to finite differences."""
+
+    values: torch.Tensor  # (L, D, B, T, T), rnnviz.gradients.connectivity
+    autograd: torch.Tensor  # (samples,) entries of values
+    differences: torch.Tensor  # (samples,) the same entries by float64 central differences
+    tolerance: float  # allclose's atol and rtol for the two
+
+
+def _zero(expression: str) -> tuple[str, str]:
+    return expression, f"torch.zeros_like({expression})"
+
+
+@entry
+def layer_0_is_causal(s: Sizes, extra) -> Spec | None:
+    if "grad" not in extra:
+        return None
+    pairs = (_zero("grad[0, 0].triu(1)"),) + ((_zero("grad[0, 1].tril(-1)"),) if s.D == 2 else ())
+    return Spec(
+        "layer-0-is-causal",
+        True,
+        "Layer 0 forward never depends on a later input (s > t), and backward never on an earlier one (s < t): "
+        "exactly 0.",
+        "A direction reads its inputs one step at a time in its own order; nothing else reaches it.",
+        pairs,
+        batch_axis=0,
+    )
+
+
+@entry
+def top_layer_forward_is_causal(s: Sizes, extra) -> Spec | None:
+    if "grad" not in extra or s.L == 1:
+        return None
+    guaranteed = s.D == 1
+    return Spec(
+        "top-layer-forward-is-causal",
+        guaranteed,
+        f"The top layer's forward states never depend on a later input (s > t): exactly 0, through {s.L} "
+        "forward-only layers."
+        if guaranteed
+        else "The top layer's forward half has already seen the whole sequence: the layer below it is bidirectional, "
+        "and its backward half read the future first.",
+        "Every layer below reads forward only." if guaranteed else "Forward in a stack is only forward per layer.",
+        (_zero("grad[-1, 0].triu(1)"),),
+        batch_axis=0,
+        coincidence="every later input happens to move nothing (saturated units), so the norms are exactly 0.",
+    )
+
+
+@entry
+def padding_has_no_influence(s: Sizes, extra) -> Spec | None:
+    if "grad" not in extra or s.full:
+        return None
+    guaranteed = s.config.packed or s.D == 1
+    return Spec(
+        "padding-has-no-influence",
+        guaranteed,
+        "No state at a real step, of any layer and direction, depends on a <pad> input: exactly 0."
+        if guaranteed
+        else "Not packed and bidirectional: the backward direction reads the <pad> steps first, so every real step "
+        "above it depends on the padding.",
+        "Packed, no direction ever reads a pad; forward only, the pads come after every real step."
+        if guaranteed
+        else "pack_padded_sequence is what keeps the pads out of the backward direction.",
+        (_zero("grad[:, :, pad_reach]"),),
+        coincidence="the pads happen to move nothing (saturated units), so the norms are exactly 0.",
+    )
+
+
+@entry
+def gradient_matches_finite_differences(s: Sizes, extra) -> Spec | None:
+    if "grad" not in extra:
+        return None
+    tolerance = extra["grad"].tolerance
+    return Spec(
+        "gradient-matches-finite-differences",
+        True,
+        f"Sampled entries of the map, recomputed by float64 central differences, agree (allclose {tolerance:g}).",
+        "Autograd differentiates exactly what the layer computes; central differences approximate it to ~1e-9.",
+        (("fd_autograd", "fd_differences"),),
+        test="allclose",
+        tolerance=tolerance,
+    )
+
+
+# -----------------------------------------------------------------------------
 # Evaluation
 
 
@@ -552,6 +641,12 @@ def namespace(result, extra: dict) -> dict:
         "padding": steps.t() if s.config.batch_first else steps,  # like output's first two axes
     }
     for prefix, other in extra.items():
+        if isinstance(other, Gradients):
+            lengths = torch.tensor(s.lengths)[:, None, None]  # (B, 1, 1)
+            steps = torch.arange(s.T)
+            ns.update(grad=other.values, fd_autograd=other.autograd, fd_differences=other.differences)
+            ns["pad_reach"] = (steps[:, None] < lengths) & (steps[None, :] >= lengths)  # (B, T, T): real t, pad s
+            continue
         ns.update({f"{prefix}_output": other.output, f"{prefix}_h_n": other.h_n, f"{prefix}_c_n": other.c_n})
         ns[f"{prefix}_hv"] = other.h_n.view(s.L, s.D, s.B, s.H)  # (L, D, B, H)
     return ns

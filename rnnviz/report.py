@@ -8,7 +8,7 @@ def shape(tensor) -> list[int] | None:
     return None if tensor is None else list(tensor.shape)
 
 
-def make_report(result, relations, tensors: bool = False) -> dict:
+def make_report(result, relations, tensors: bool = False, gradients=None) -> dict:
     """One JSON-ready object: config, device, vocab, lengths, shapes, relations (training for a task, and tensors)."""
     report = {
         "config": result.config.as_dict(),
@@ -26,6 +26,8 @@ def make_report(result, relations, tensors: bool = False) -> dict:
     }
     if result.training is not None:
         report["training"] = result.training.as_dict()
+    if gradients is not None:  # values[l][d][b][t][s], as DESIGN lays it out
+        report["gradients"] = {"values": gradients.tolist()}
     if tensors:
         report["tensors"] = {
             name: None if t is None else t.tolist()
@@ -34,6 +36,6 @@ def make_report(result, relations, tensors: bool = False) -> dict:
     return report
 
 
-def report_json(result, relations, tensors: bool = False) -> str:
+def report_json(result, relations, tensors: bool = False, gradients=None) -> str:
     """The report as one line of JSON text: what the CLI prints and the dashboard's download holds."""
-    return json.dumps(make_report(result, relations, tensors))
+    return json.dumps(make_report(result, relations, tensors, gradients))

@@ -237,7 +237,9 @@ def with_one_output_cell_changed(config: Config) -> Analysis:
 
 
 def test_a_broken_guaranteed_relation_is_a_contradiction_and_exits_1(capsys, monkeypatch):
-    monkeypatch.setattr(cli_module, "analyse", with_one_output_cell_changed)
+    monkeypatch.setattr(
+        cli_module, "analyse_with_gradients", lambda config, _: (with_one_output_cell_changed(config), None)
+    )
     code, out, _ = cli([], capsys)
     assert code == 1
     line = next(line for line in out.splitlines() if " final-output-is-forward-h_n " in line)
@@ -379,3 +381,17 @@ def test_python_m_rnnviz_invalid_input():
     assert proc.stdout == ""
     assert proc.stderr.startswith("rnnviz: error: ") and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_gradients_add_their_relations_and_the_map(capsys):
+    argv = ["--sequences", "abc", "a", "--bidirectional", "--layers", "2", "--gradients"]
+    report = json_report(argv, capsys)
+    verdicts = {r["id"]: r["verdict"] for r in report["relations"]}
+    assert verdicts["layer-0-is-causal"] == "holds"
+    assert verdicts["top-layer-forward-is-causal"] == "lesson"  # the layer below is bidirectional
+    assert verdicts["padding-has-no-influence"] == "lesson"  # unpacked: the backward direction reads the pads first
+    assert verdicts["gradient-matches-finite-differences"] == "holds"
+    values = torch.tensor(report["gradients"]["values"])  # [l][d][b][t][s]
+    assert values.shape == (2, 2, 2, 3, 3)
+    assert (values[0, 0].triu(1) == 0).all() and values[1, 0].triu(1).any()
+    assert "gradients" not in json_report(argv[:-1], capsys)

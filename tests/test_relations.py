@@ -693,3 +693,59 @@ def test_the_default_config_computes_no_other_run():
 
 def test_reference_tolerance_per_dtype():
     assert RECOMPUTE_TOLERANCE == {"float32": 1e-5, "float64": 1e-10}
+
+
+# -----------------------------------------------------------------------------
+# The gradient relations (rnnviz.analyse(config, gradients=True)); the map itself is tested in test_gradients.py
+
+SMALL = {"sequences": sequences(3, 4), "hidden": 3, "embedding": 2}
+
+
+def gradient_run(config: Config):
+    """The analysis with its gradient relations, and the map they checked."""
+    from rnnviz import analyse_with_gradients
+
+    analysis, gradients = analyse_with_gradients(config)
+    return by_id(analysis.relations), gradients
+
+
+@settings(max_examples=10)
+@given(configs(**{k: v for k, v in SMALL.items() if k != "sequences"}, layers=1))
+def test_layer_0_is_causal(config):
+    rels, g = gradient_run(config)
+    v, T = g.values, g.values.shape[-1]
+    future = [(t, s) for t in range(T) for s in range(T) if s > t]
+    holds = all(v[0, 0, :, t, s].eq(0).all() for t, s in future)
+    holds = holds and all(v[0, 1, :, s, t].eq(0).all() for t, s in future) if config.bidirectional else holds
+    assert (rels["layer-0-is-causal"].kind, rels["layer-0-is-causal"].holds) == ("guaranteed", holds)
+    assert holds
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_top_layer_forward_is_causal(bidirectional):
+    rels, g = gradient_run(Config(sequences=("abcd", "ab"), layers=2, bidirectional=bidirectional, hidden=3))
+    rel = rels["top-layer-forward-is-causal"]
+    leak = g.values[-1, 0].triu(1)  # (B, T, T): s > t
+    assert (rel.kind, rel.holds) == (("lesson", False) if bidirectional else ("guaranteed", True))
+    assert bool(leak.any()) is bidirectional
+    assert "top-layer-forward-is-causal" not in gradient_run(Config(sequences=("ab",), hidden=2))[0]  # one layer
+
+
+@pytest.mark.parametrize(("packed", "bidirectional", "kind", "holds"), [
+    (False, False, "guaranteed", True), (True, True, "guaranteed", True), (False, True, "lesson", False)
+])  # fmt: skip
+def test_padding_has_no_influence(packed, bidirectional, kind, holds):
+    config = Config(sequences=("abcd", "ab"), packed=packed, bidirectional=bidirectional, hidden=3, embedding=2)
+    rels, g = gradient_run(config)
+    rel = rels["padding-has-no-influence"]
+    n = 2  # 'ab' is real at t < 2; s >= 2 is its padding
+    assert (rel.kind, rel.holds) == (kind, holds)
+    assert bool(g.values[:, :, 1, :n, n:].any()) is not holds
+    assert "padding-has-no-influence" not in gradient_run(Config(sequences=("ab", "cd"), hidden=2))[0]  # no pads
+
+
+def test_gradient_matches_finite_differences():
+    rels, g = gradient_run(Config(sequences=("abc", "a"), cell="lstm", layers=2, hidden=3, embedding=2))
+    rel = rels["gradient-matches-finite-differences"]
+    assert (rel.kind, rel.holds, rel.comparison) == ("guaranteed", True, "allclose")
+    assert rel.max_abs_diff == float((g.autograd - g.differences).abs().max()) <= g.tolerance
