@@ -83,7 +83,7 @@ def core_parts(config, n: int) -> dict:
     for _ in range(n):
         parts["make_batch"].append(timed(make_batch, config.sequences, config.batch_first)[0])
         batch = make_batch(config.sequences, config.batch_first)
-        parts["build"].append(timed(build, config, len(batch.vocab))[0])
+        parts["build"].append(timed(build, config, len(batch.vocab), len(config.sequences))[0])
         t, result = timed(run, config)
         parts["run"].append(t)
         parts["check_relations"].append(timed(check_relations, result)[0])

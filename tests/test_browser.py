@@ -4,9 +4,9 @@ One Streamlit server and one Chromium for the whole module; every test opens fre
 (fresh sessions). Screenshots go to $RNNVIZ_SCREENSHOTS (default: pytest's tmp_path); the README's
 screenshots are regenerated with
 
-    RNNVIZ_SCREENSHOTS=docs python -m pytest tests/test_browser.py -k screenshot
+    RNNVIZ_SCREENSHOTS=docs python -m pytest tests/test_browser.py -k "first_screen or screenshot"
 
-Latency figures are printed and, when $RNNVIZ_LATENCY_JSON is set, written there as JSON.
+Latency is measured by the bench (bench/sec_browser.py), not here.
 """
 
 import contextlib
