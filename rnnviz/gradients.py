@@ -8,6 +8,7 @@ serves every sequence b at once (the sequences of a batch never mix) and every l
 Below: the checks the gradient relations report (numbers, not verdicts), and the cap on the cost.
 """
 
+import threading
 from functools import partial
 
 import torch
@@ -17,18 +18,22 @@ from rnnviz.config import Config, ConfigError
 from rnnviz.model import BUILD_LOCK, layer_modules, recurrent_module, reverse_steps, state_rows, to_state
 
 # -----------------------------------------------------------------------------
-# What the map models, and the cap: a cost model fitted on the project's 2-core machine, one torch thread, to 37
-# timings from 5 ms to 61 s (CPU time, load 3 to 4.5; bench/sec_gradients.py): the tangents' multiply-adds; the
-# gate units they pass through (elementwise work, which dominates below H ~ 100); and a fixed cost per step of
-# each layer and direction for every block of tangents (the ops' overhead). Measured times ran 0.76x to 1.8x its
-# estimate (the machine is shared, the work memory-bound), so a 1 s estimate keeps the largest maps under 2 s.
+# What the map models, and the cap: a cost model of connectivity() on the project's 2-core machine, one torch thread:
+# the tangents' multiply-adds; the gate units they pass through (elementwise work, which dominates below H ~ 100);
+# and a fixed cost per step of each layer and direction for every block of tangents (the ops' overhead). Fitted to
+# 35 configs from 4 ms to 6 s (CPU time, bench/sec_gradients.py), it was within 0.77x to 1.3x of each; a busier
+# machine (load 4 to 5 on the 2 cores) stretched times to 1.8x. A 1 s estimate keeps the largest maps under 2 s.
 
-NS_PER_MULTIPLY_ADD = 0.066
-NS_PER_GATE_UNIT = 12.2
-MS_PER_STEP = 0.46
+NS_PER_MULTIPLY_ADD = 0.069
+NS_PER_GATE_UNIT = 9.5
+MS_PER_STEP = 0.45
 MAX_GRADIENT_SECONDS = 1.0
 BLOCK_ELEMENTS = 2**21  # a block's tangents of the gates, seeds x T x B x D x gates x hidden: 16 MB, ~6 such at once
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+# torch's forward-mode levels are process-wide: two threads (two dashboard sessions) pushing tangents at once break
+# each other's levels ("no level exists"). One map is computed at a time.
+FORWARD_AD_LOCK = threading.Lock()
 
 
 def block_steps(config: Config) -> int:
@@ -102,8 +107,8 @@ def inputs(result):
     return x, result.batch.lengths if c.packed else (T,) * B, to_state(state, "cpu", torch.float64)
 
 
-def sequences(state, index):
-    """The columns `index` of a state: None, a tensor (L*D, B, .), or an LSTM's (h, c)."""
+def state_columns(state, index):
+    """The sequences `index` of a state: None, a tensor (L*D, B, .), or an LSTM's (h, c)."""
     if state is None or isinstance(state, torch.Tensor):
         return None if state is None else state[:, index]
     return tuple(s[:, index] for s in state)
@@ -140,8 +145,9 @@ def states(layers, x: torch.Tensor, lengths, state) -> tuple[torch.Tensor, ...]:
 def connectivity(result) -> torch.Tensor:
     """(L, D, B, T, T) float64: [l, d, b, t, s] = ||d h^(l,d)_t[b] / d x_s[b]||_F, 0 where t was never run.
 
-    Computed in float64 whatever the run's dtype: the weights and embeddings of a float32 run are exact in
-    float64, and torch's float32 LSTM kernel on the CPU (oneDNN) has no forward-mode derivative.
+    From the run's h_0 (zeros or random; a unidirectional carry is the whole run); check_gradients says what else
+    it refuses. Computed in float64 whatever the run's dtype: the weights and embeddings of a float32 run are exact
+    in float64, and torch's float32 LSTM kernel on the CPU (oneDNN) has no forward-mode derivative.
     """
     c = result.config
     check_gradients(c)
@@ -159,7 +165,7 @@ def connectivity(result) -> torch.Tensor:
         return torch.stack(out)
 
     seeds = torch.eye(T * E, dtype=x.dtype).view(T * E, T, 1, E).expand(T * E, T, B, E)  # seed (s, e): 1 at x[s, :, e]
-    with torch.no_grad():
+    with FORWARD_AD_LOCK, torch.no_grad():
         summed = torch.cat([vmap(squares)(block) for block in seeds.split(block_steps(c) * E)])  # (T*E, L, T, B, D)
     values = summed.view(T, E, c.layers, T, B, c.directions).sum(1).sqrt().permute(1, 4, 3, 2, 0)  # (L, D, B, T, S)
     ran = torch.arange(T).view(1, T) < torch.tensor(lengths).view(B, 1)  # (B, T): t < T_b
@@ -214,7 +220,7 @@ def finite_difference_check(result, values: torch.Tensor, samples: int = 8, seed
         nudges[s, 0, units, units], nudges[s, 1, units, units] = FD_STEP, -FD_STEP
         copies = x[:, b].view(T, 1, E) + nudges.view(T, 2 * E, E)  # (T, 2*E, E)
         with torch.no_grad():
-            h = states(layers, copies, (lengths[b],) * 2 * E, sequences(state, [b] * 2 * E))[layer][t]  # (2*E, D*H)
+            h = states(layers, copies, (lengths[b],) * 2 * E, state_columns(state, [b] * 2 * E))[layer][t]  # (2*E, D*H)
         h = h.view(2, E, D, -1)[:, :, direction]  # (2, E, H)
         differences.append(torch.linalg.vector_norm((h[0] - h[1]) / (2 * FD_STEP)))  # the (H, E) block's norm
         autograd.append(values[layer, direction, b, t, s])
