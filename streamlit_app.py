@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from dashboard import View, cached, sidebar
+from dashboard import View, cached, server, sidebar
 from dashboard.ask import ask_ui
 from dashboard.batch import batch_ui
 from dashboard.by_hand import PICKS, by_hand_ui
@@ -95,6 +95,7 @@ def lesson_ui():
 
 def main():
     """Sidebar -> Config -> cached core calls -> the page."""
+    server.freeze_imports()
     st.set_page_config(page_title="rnnviz: output vs h_n", page_icon=":material/repeat:", layout="wide")
     st.html(PAGE_CSS)
     if "preset" not in st.session_state:

@@ -1,12 +1,12 @@
 """Profile the dashboard's rerun (cProfile), default view and largest config: where does a rerun's time go?
 
-`python bench/profile_rerun.py [default|largest] [--reruns N] [--top K]`
+`python bench/profile_rerun.py [default|new|largest] [--reruns N] [--top K]`
 
 AppTest runs the script in a worker thread, which cProfile in this thread cannot see, so a small wrapper
 script (written to a temporary folder) runs streamlit_app.py under cProfile inside that thread and adds
 each run's stats to one file. Reruns are the same as the benchmark's: the Seed control 0 <-> 1 for the
 default view, the 'Sequence shown' selectbox 0 <-> 1 (its 'output & h_n' tab open) for the largest config,
-everything cached.
+everything cached; `new` sets a new seed every rerun (nothing cached: what a class's changes cost).
 """
 
 import argparse
@@ -43,7 +43,7 @@ def main():
     import os
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("view", choices=["default", "largest"], nargs="?", default="default")
+    parser.add_argument("view", choices=["default", "new", "largest"], nargs="?", default="default")
     parser.add_argument("--reruns", type=int, default=20)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative")
@@ -63,7 +63,7 @@ def main():
     at.run()
     if args.view == "largest":
         open_tab(at, "output & h_n")  # where its "Sequence shown" selectbox is (only the open tab runs)
-    if args.view == "default":
+    if args.view in ("default", "new"):
         key, values, widget = "seed", (0, 1), at.number_input
     else:
         key, values, widget = "tensor_sequence", (0, 1), at.selectbox
@@ -72,7 +72,7 @@ def main():
         at.run()
     os.environ["RNNVIZ_PROFILE_ON"] = "1"
     for i in range(args.reruns):
-        widget(key=key).set_value(values[i % 2])
+        widget(key=key).set_value(100 + i if args.view == "new" else values[i % 2])
         at.run()
     os.environ["RNNVIZ_PROFILE_ON"] = "0"
     files = sorted(str(p) for p in (tmp / "stats").iterdir())

@@ -3,7 +3,10 @@
 `python bench/sec_browser.py`: one `streamlit run` on a free loopback port and one headless Chromium
 (Playwright), in this order on the same server:
   1. cold start: process start -> health endpoint -> first complete page (script idle, a badge visible);
-  2. latency, default view (sidebar Layers +1 / -1), the Relations tab open (its badges mark the end);
+  2. the landing view's rerun against the naive script's (bench/naive_app.py on a second server), interleaved:
+     a new seed each time (nothing cached, as the naive script recomputes everything), then seeds 0 <-> 1
+     (cached), against the naive script's toggle; from the change to the run's end, and to the page drawn;
+     latency, default view (sidebar Layers +1 / -1), the Relations tab open (its badges mark the end);
   3. memory: 5 browser contexts open 20 distinct configs by URL, 5 at a time; the server's VmHWM;
   4. latency, largest config (Layers 6 <-> 5);
 The server is killed by its own process id at the end, whatever happens.
@@ -12,29 +15,21 @@ The server is killed by its own process id at the end, whatever happens.
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-from common import ROOT, emit, largest_query, summary
+from common import APP, NAIVE_APP, emit, largest_query, summary
 
-import tests.browser as ui  # one recipe for tests and bench: launching Chromium, following runs, setting inputs
+import tests.browser as ui
+from tests import wsclient  # one recipe for tests and bench: launching Chromium, following runs, setting inputs
 
 BADGE = "[data-testid='stMain'] span.stMarkdownBadge"
 MEMORY_BUDGET_S = 110  # the memory phase stops opening configs after this (each round is 5 loads)
 BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "420"))  # this section's share of the run, set by run.py
 LARGEST_RESERVE_S = 100  # what the largest config's page and its latency need, at least, under load
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vm_kib(pid: int, field: str) -> int | None:
@@ -75,6 +70,47 @@ def latency(page, values: tuple[int, int], n: int) -> dict:
     warm = [set_layers(page, values[1]), set_layers(page, values[0])]
     samples = [set_layers(page, values[(i + 1) % 2]) for i in range(n)]
     return {"changes": f"Layers {values[0]} <-> {values[1]}", "warm_up": warm, **summary(samples)}
+
+
+VIEWPORT = {"viewport": {"width": 1280, "height": 720}, "device_scale_factor": 1.5}  # a workshop's screen
+RERUNS = 20  # per script and kind of change, after two warm-up changes
+NAIVE_SWITCH = "dummy control (reruns the script)"
+
+
+def timed(page, action) -> tuple[float, float]:
+    """(seconds to the end of the run the action causes, seconds until that run is drawn)."""
+    page.bring_to_front()  # a tab in the background draws late (Chromium throttles its animation frames)
+    start = time.perf_counter()
+    finished = ui.rerun_after(page, action, what="a change", retry=True)
+    return finished, time.perf_counter() - start
+
+
+def rerun_vs_naive(browser, base: str, naive_base: str) -> dict:
+    """The landing view (the Picture) against the naive script, each in its own tab, changes interleaved."""
+    app, naive = browser.new_context(**VIEWPORT).new_page(), browser.new_context(**VIEWPORT).new_page()
+    for page, address in ((app, base + "/"), (naive, naive_base + "/")):
+        page.rnnviz_runs = ui.RunTracker()  # as ui.new_page does, in a context of its own
+        page.rnnviz_runs.attach(page)
+        page.goto(address, timeout=ui.LOAD_TIMEOUT_MS)
+        ui.wait_until(page, lambda page=page: ui.tracker(page).finished >= 1, ui.LOAD_TIMEOUT_MS, "first run")
+        ui.settle(page, ui.LOAD_TIMEOUT_MS)
+    seed = ui.sidebar(app).get_by_label("Seed", exact=True)
+    switch = naive.locator("[data-testid='stCheckbox']").filter(has=naive.get_by_role("switch", name=NAIVE_SWITCH))
+
+    def set_seed(value: int):
+        return lambda: (seed.fill(str(value)), seed.press("Enter"))
+
+    out = {}
+    for kind, seeds in (("new", [100 + i for i in range(RERUNS + 2)]), ("cached", [i % 2 for i in range(RERUNS + 2)])):
+        pairs = [(timed(app, set_seed(value)), timed(naive, switch.locator("label").click)) for value in seeds]
+        pairs = pairs[2:]  # the first two warm up (and, cached, compute seeds 0 and 1)
+        out[kind] = {
+            name: {"finished": summary([p[i][0] for p in pairs]), "drawn": summary([p[i][1] for p in pairs])}
+            for i, name in enumerate(("rnnviz", "naive"))
+        }
+    app.context.close()
+    naive.context.close()
+    return out
 
 
 def memory_configs(n: int = 20) -> list[dict]:
@@ -127,31 +163,19 @@ def main() -> dict:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out: dict = {}
     log = Path(tempfile.mkstemp(prefix="rnnviz-bench-server-", suffix=".log")[1])
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(ui.CHROMIUM), args=ui.CHROMIUM_ARGS)
-        with open(log, "w") as log_file:
-            t0 = time.perf_counter()
-            server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        t0 = time.perf_counter()
         try:
-            drive(out, browser, server, base, t0)
+            with wsclient.serve(APP, log) as server:  # from the repository root, for its config
+                out["health_s"] = time.perf_counter() - t0
+                try:
+                    drive(out, browser, server, t0, log)
+                finally:
+                    out["server_hwm_final_kib"] = vm_kib(server.proc.pid, "VmHWM")
         except Exception as error:  # a phase that failed or ran out of time: keep what was measured
             out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
         finally:
-            out["server_hwm_final_kib"] = vm_kib(server.pid, "VmHWM")
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
             browser.close()
     text = log.read_text(errors="replace")
     out["server_log_errors"] = sorted(set(re.findall(r"^[\w.]*(?:Error|Exception)\b[^\n]{0,160}", text, re.M)))[:5]
@@ -160,18 +184,10 @@ def main() -> dict:
     return out
 
 
-def drive(out: dict, browser, server, base, t0):
+def drive(out: dict, browser, server, t0, log: Path):
     """The phases, in order; each adds to out and saves it, so a timeout keeps the phases before it."""
-    clock = Clock(t0)
-    while time.perf_counter() < t0 + 120:
-        try:
-            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.05)
-    out["health_s"] = time.perf_counter() - t0
-    out["rss_idle_kib"] = vm_kib(server.pid, "VmRSS")
+    clock, base, pid = Clock(t0), server.url, server.proc.pid
+    out["rss_idle_kib"] = vm_kib(pid, "VmRSS")
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ui.new_page(ctx)  # its script runs are followed (the latency phases)
     t_goto = time.perf_counter()
@@ -187,6 +203,11 @@ def drive(out: dict, browser, server, base, t0):
     wait_page(page2, clock.ms(120))
     out["second_page_s"] = time.perf_counter() - t
     ctx2.close()
+    save(out)
+    naive_log = log.with_suffix(".naive.log")
+    with wsclient.serve(NAIVE_APP, naive_log) as naive:
+        out["rerun_vs_naive"] = rerun_vs_naive(browser, base, naive.url)
+    naive_log.unlink(missing_ok=True)
     save(out)
     out["latency_default"] = latency(page, (1, 2), n=10)
     save(out)
@@ -214,8 +235,8 @@ def drive(out: dict, browser, server, base, t0):
             "sessions": len(pages),
             "seconds": time.perf_counter() - t,
             "page_load": summary(loads),
-            "hwm_kib": vm_kib(server.pid, "VmHWM"),
-            "rss_kib": vm_kib(server.pid, "VmRSS"),
+            "hwm_kib": vm_kib(pid, "VmHWM"),
+            "rss_kib": vm_kib(pid, "VmRSS"),
         }
         save(out)
     for c in contexts:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from rnnviz import Config, analyse
 from rnnviz.cache import TensorCache
+from rnnviz.charts.diagram import diagram
 from rnnviz.config import CACHE_BYTES, CACHE_ENTRIES
 from rnnviz.model import layer_by_layer
 
@@ -22,3 +23,9 @@ def analysis(config: Config):
 def layers(config: Config):
     """Torch's own output of every layer, for the unrolled step."""
     return server_cache().get(("layers", config), lambda: layer_by_layer(analysis(config).result))
+
+
+def picture(config: Config, sequences: tuple[int, ...], reveal: bool) -> dict:
+    """The diagram's Vega-Lite spec for these sequences (Streamlit copies a spec before it touches one)."""
+    key = ("picture", config, sequences, reveal)
+    return server_cache().get(key, lambda: diagram(analysis(config).result, layers(config), sequences, reveal))

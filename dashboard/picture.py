@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import cached
 from dashboard.by_hand import where_markdown
 from dashboard.markdown import pick_sequence
-from rnnviz.charts.diagram import diagram, lanes
+from rnnviz.charts.diagram import lanes
 from rnnviz.tables import DIRECTION_NAMES
 
 MAX_ROWS = 10  # lanes drawn at once (the picture stays on the first screen); beyond, one sequence at a time
@@ -31,18 +31,11 @@ def clicked_cell_ui(result, layer_outputs, event):
     st.dataframe([{f"unit {k}": float(v) for k, v in enumerate(layer_outputs[layer][t, b, d * H : (d + 1) * H])}])
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def picture_spec(_result, _layer_outputs, config, sequences: tuple[int, ...], reveal: bool) -> dict:
-    """The diagram's Vega-Lite spec (keyed by config, sequences and reveal; _result and _layer_outputs are its run)."""
-    return diagram(_result, _layer_outputs, sequences, reveal)
-
-
 def picture_ui(view):
     """The diagram of the whole run, then the cell a click picked."""
     result = view.analysis.result
     sequences = shown_sequences(result)
-    layer_outputs = cached.layers(view.config)
-    spec = picture_spec(result, layer_outputs, view.config, sequences, view.reveal)
+    spec = cached.picture(view.config, sequences, view.reveal)
     event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="cell", key="picture")
     if view.reveal:
-        clicked_cell_ui(result, layer_outputs, event)
+        clicked_cell_ui(result, cached.layers(view.config), event)

@@ -20,7 +20,8 @@ from rnnviz.tables import unit_names
 
 
 def rows(spec):
-    return spec["datasets"]["cells"]
+    """A chart's rows as a DataFrame."""
+    return spec["datasets"]["cells"].to_pandas()
 
 
 def layer_names(spec) -> list[str]:
@@ -162,6 +163,32 @@ def test_charts_cap_their_own_size(config):
     out = rows(output_heatmap(result, 0))
     assert len(out) == result.batch.max_length * config.directions * shown <= MAX_CELLS
     assert len(rows(h_n_heatmap(result, 0))) == config.layers * config.directions * shown
+
+
+def test_a_new_seed_redraws_the_rows_in_the_same_layout():
+    """altair builds a layout once per shape; a new seed (same shape) reuses it and only the rows change."""
+    from rnnviz.charts.diagram import diagram_layout
+
+    specs = []
+    for seed in (11, 12):
+        result = run(Config(layers=2, bidirectional=True, seed=seed))
+        hits = diagram_layout.cache_info().hits
+        specs.append(diagram(result, layer_by_layer(result), (0, 1, 2)))
+    assert diagram_layout.cache_info().hits == hits + 1
+    first, second = ({k: v for k, v in spec.items() if k != "datasets"} for spec in specs)
+    assert first == second
+    assert not rows(specs[0])["vector"].equals(rows(specs[1])["vector"])
+
+
+def test_a_cached_layout_is_what_altair_builds_and_every_caller_gets_its_own():
+    from rnnviz.charts.heatmaps import h_n_layout
+
+    order, columns = ("layer 1 (top)  = h_n[1] →", "layer 0  = h_n[0] →"), ("u0", "u1")
+    spec = h_n_layout(order, columns, True)
+    assert spec == h_n_layout.__wrapped__(order, columns, True).to_dict()
+    spec["layer"][0]["mark"] = "broken"
+    spec["height"] = -1
+    assert h_n_layout(order, columns, True) == h_n_layout.__wrapped__(order, columns, True).to_dict()
 
 
 def test_importing_and_drawing_changes_nothing_process_wide():

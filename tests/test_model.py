@@ -13,7 +13,14 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz import PRESETS, Config, ConfigError, run
 from rnnviz.brackets import TASK_VOCAB
-from rnnviz.model import batch_first_h_0_error, layer_by_layer, recurrent_module, resolve_device, trained
+from rnnviz.model import (
+    batch_first_h_0_error,
+    layer_by_layer,
+    rebuild,
+    recurrent_module,
+    resolve_device,
+    trained,
+)
 
 
 def plain_pytorch(config: Config, device: str = "cpu"):
@@ -323,6 +330,13 @@ def test_layer_by_layer_ends_in_the_output(config):
         assert x.shape == (T, B, config.directions * config.state_size)
         assert x.dtype == getattr(torch, config.dtype)
     torch.testing.assert_close(layers[-1], time_major(result.output, config.batch_first), atol=1e-6, rtol=1e-6)
+
+
+@given(configs(extended=True))
+def test_a_one_layer_run_is_its_own_layer_by_layer_to_the_bit(config):
+    """layer_by_layer skips the rebuild of a one-layer CPU run: the rebuild gives the very same bits."""
+    result = run(config.replace(layers=1, dropout=0.0))
+    assert torch.equal(layer_by_layer(result)[0], rebuild(result).layers[0])
 
 
 def test_concurrent_runs_each_get_their_own_seed():

@@ -9,7 +9,7 @@ it comes from the anatomy (positions), never from equal values. Hover a cell for
 import altair as alt
 
 from rnnviz.anatomy import cells, initial_states, output_index
-from rnnviz.charts.style import AXIS, DATA, LEGEND, with_rows
+from rnnviz.charts.style import AXIS, DATA, LEGEND, layout, with_rows
 from rnnviz.tables import ARROWS
 
 ROW_PX = 30  # the height of one lane
@@ -50,9 +50,9 @@ def lanes(result, sequences) -> list[str]:
     return rows
 
 
-def vector_text(vector) -> str:
+def vector_text(vector: list[float]) -> str:
     """A state's numbers, cut after MAX_UNITS_SHOWN."""
-    shown = ", ".join(f"{float(x):.3f}" for x in vector[:MAX_UNITS_SHOWN])
+    shown = ", ".join(f"{x:.3f}" for x in vector[:MAX_UNITS_SHOWN])
     return f"[{shown}{', …' if len(vector) > MAX_UNITS_SHOWN else ''}]"
 
 
@@ -61,6 +61,7 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
     model.layer_by_layer(result). With reveal False, nothing says where output's and h_n's numbers are."""
     c = result.config
     H, T, lstm = c.state_size, result.batch.max_length, result.c_n is not None
+    states = [out.tolist() for out in layer_outputs]  # (T, B, D*H) each, as lists: far quicker to index
     frame = cells(result)
     rows = []
     for cell in frame[frame.sequence.isin(sequences)].itertuples():
@@ -86,7 +87,7 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
                 "where": f"layer {layer} {('forward', 'backward')[d]}, t = {t}, b = {b}",
                 "output": (output_index(c, t, b, d) if cell.in_output else "not in output") if reveal else "?",
                 "in h_n": (f"h_n[{k}, {b}]" if k >= 0 else "not in h_n") if reveal else "?",
-                "vector": vector_text(layer_outputs[layer][t, b, d * H : (d + 1) * H]) if cell.computed else "",
+                "vector": vector_text(states[layer][t][b][d * H : (d + 1) * H]) if cell.computed else "",
             }
         )
         if layer == 0 and d == 0 and cell.t == 0:
@@ -114,7 +115,7 @@ def initial_rows(result, b: int) -> list[dict]:
             "where": f"h_0 of layer {r.layer} {('forward', 'backward')[r.direction]}, read first at t = {r.before_t}",
             "output": "not in output",
             "in h_n": f"h_0[{r.h_0_row}, {b}]",
-            "vector": vector_text(result.h_0[int(r.h_0_row), b]),
+            "vector": vector_text(result.h_0[int(r.h_0_row), b].tolist()),
         }
         for r in first.itertuples()
     ]
@@ -122,13 +123,18 @@ def initial_rows(result, b: int) -> list[dict]:
 
 def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
     """The Vega-Lite spec of the unrolled run for the chosen sequences (click a cell: selection 'cell')."""
-    T = result.batch.max_length
-    order = lanes(result, sequences)
     rows = diagram_rows(result, layer_outputs, sequences, reveal)
     roles, colours = (ROLES, ROLE_COLOURS) if reveal else (HIDDEN_ROLES, HIDDEN_COLOURS)
     roles, colours = (*roles, H_0), (*colours, H_0_COLOUR)
     present = {row["role"] for row in rows}
-    legend = [(role, colour) for role, colour in zip(roles, colours, strict=True) if role in present]
+    legend = tuple((role, colour) for role, colour in zip(roles, colours, strict=True) if role in present)
+    order = tuple(lanes(result, sequences))
+    return with_rows(diagram_layout(result.batch.max_length, order, legend, reveal), rows)
+
+
+@layout
+def diagram_layout(T: int, order: tuple[str, ...], legend: tuple[tuple[str, str], ...], reveal: bool):
+    """The diagram without its rows: T steps, the lanes top to bottom, the (role, colour) pairs drawn."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X(
             "t:O",
@@ -140,7 +146,7 @@ def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
                 **AXIS,
             ),
         ),
-        y=alt.Y("lane:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False, **AXIS)),
+        y=alt.Y("lane:N", sort=list(order), title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False, **AXIS)),
     )
     states = base.transform_filter("datum.role != 'input'")
     pick = alt.selection_point(name="cell", fields=["sequence", "layer", "direction", "t"], on="click")
@@ -156,5 +162,4 @@ def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
             layers.append(marked.mark_text(fontSize=14, fontWeight="bold", color="black").encode(text="h_n:N"))
     tokens = base.transform_filter("datum.role == 'input'")
     layers.append(tokens.mark_text(fontSize=16).encode(text="token:N", color=alt.value("#333333")))
-    chart = alt.layer(*layers).properties(width="container", height=ROW_PX * len(order) + FRAME_PX)
-    return with_rows(chart.to_dict(), rows)
+    return alt.layer(*layers).properties(width="container", height=ROW_PX * len(order) + FRAME_PX)

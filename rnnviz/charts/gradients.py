@@ -5,7 +5,7 @@ import math
 
 import altair as alt
 
-from rnnviz.charts.style import AXIS, DATA, LEGEND, with_rows
+from rnnviz.charts.style import AXIS, DATA, LEGEND, layout, with_rows
 from rnnviz.tables import ARROWS
 
 MAP_PX = 260  # the side of one T x T map
@@ -39,6 +39,13 @@ def connectivity_map(result, values, b: int) -> dict:
         for t in range(T)
         for s in range(T)
     ]
+    order = tuple(f"layer {layer} {ARROWS[d]}" for layer in reversed(range(L)) for d in range(D))
+    return with_rows(map_layout(order, D), rows)
+
+
+@layout
+def map_layout(order: tuple[str, ...], columns: int):
+    """The maps without their rows: one per name in order (top layer first), columns of them side by side."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X("s:O", title="input step s", axis=alt.Axis(**AXIS)),
         y=alt.Y("t:O", title="state at step t", axis=alt.Axis(**AXIS)),
@@ -62,11 +69,9 @@ def connectivity_map(result, values, b: int) -> dict:
     )
     diagonal = base.transform_filter("datum.diagonal").mark_rect(filled=False, stroke="white", strokeWidth=1.5)
     chart = alt.layer(heat, zeros, diagonal).properties(width=MAP_PX, height=MAP_PX)
-    order = [f"layer {layer} {ARROWS[d]}" for layer in reversed(range(L)) for d in range(D)]
-    faceted = chart.facet(
-        facet=alt.Facet("map:N", sort=order, title=None, header=alt.Header(labelFontSize=14)), columns=D
+    return chart.facet(
+        facet=alt.Facet("map:N", sort=list(order), title=None, header=alt.Header(labelFontSize=14)), columns=columns
     )
-    return with_rows(faceted.to_dict(), rows)
 
 
 def reach_chart(reaches: dict[str, list[float]]) -> dict:
@@ -77,7 +82,13 @@ def reach_chart(reaches: dict[str, list[float]]) -> dict:
         for s, norm in enumerate(values)
         if norm > 0
     ]
-    chart = (
+    return with_rows(reach_layout(), rows)
+
+
+@layout
+def reach_layout():
+    """The reach chart without its rows."""
+    return (
         alt.Chart(alt.NamedData(name=DATA))
         .mark_line(point=True)
         .encode(
@@ -88,4 +99,3 @@ def reach_chart(reaches: dict[str, list[float]]) -> dict:
         )
         .properties(width="container", height=260)
     )
-    return with_rows(chart.to_dict(), rows)

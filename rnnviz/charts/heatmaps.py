@@ -6,7 +6,7 @@ import altair as alt
 
 from rnnviz.anatomy import cells
 from rnnviz.batch import char_label
-from rnnviz.charts.style import AXIS, DATA, VALUES, with_rows
+from rnnviz.charts.style import AXIS, DATA, VALUES, layout, with_rows
 from rnnviz.config import MAX_CELLS
 from rnnviz.tables import ARROWS, unit_names
 
@@ -23,12 +23,12 @@ def units_shown(result) -> int:
     return max(1, min(c.state_size, MAX_CELLS // (result.batch.max_length * c.directions)))
 
 
-def _encode(chart, row: str, order: list[str], columns: list[str]):
+def _encode(chart, row: str, order: tuple[str, ...], columns: tuple[str, ...]):
     return chart.encode(
-        x=alt.X("unit:N", sort=columns, title=None, axis=alt.Axis(orient="top", labelAngle=0, **AXIS)),
+        x=alt.X("unit:N", sort=list(columns), title=None, axis=alt.Axis(orient="top", labelAngle=0, **AXIS)),
         y=alt.Y(
             f"{row}:N",
-            sort=order,
+            sort=list(order),
             title=None,
             axis=alt.Axis(labelLimit=LABELS_PX, minExtent=LABELS_PX, maxExtent=LABELS_PX, labelOverlap=False, **AXIS),
         ),
@@ -71,7 +71,14 @@ def output_heatmap(result, b: int, reveal: bool = True) -> dict:
         for t in range(T)
         for d, k, name in columns
     ]
-    base = _encode(alt.Chart(alt.NamedData(name=DATA)), "step", labels, [name for *_, name in columns])
+    names = tuple(name for *_, name in columns)
+    return with_rows(output_layout(tuple(labels), names, reveal), rows)
+
+
+@layout
+def output_layout(labels: tuple[str, ...], columns: tuple[str, ...], reveal: bool):
+    """output's heatmap without its rows: a row per step labelled labels[t], the columns named columns."""
+    base = _encode(alt.Chart(alt.NamedData(name=DATA)), "step", labels, columns)
     heat = base.mark_rect().encode(
         color=alt.Color("value:Q", scale=VALUES, legend=None),
         opacity=alt.condition("datum.padding", alt.value(FADED), alt.value(1.0)),
@@ -79,7 +86,7 @@ def output_heatmap(result, b: int, reveal: bool = True) -> dict:
     )
     outline = base.transform_filter("datum.h_n != ''").mark_rect(**MARK)
     chart = alt.layer(heat, outline) if reveal else heat
-    return with_rows(chart.properties(width="container", height=ROW_PX * T + FRAME_PX).to_dict(), rows)
+    return chart.properties(width="container", height=ROW_PX * len(labels) + FRAME_PX)
 
 
 def h_n_heatmap(result, b: int, reveal: bool = True) -> dict:
@@ -105,12 +112,18 @@ def h_n_heatmap(result, b: int, reveal: bool = True) -> dict:
         for layer in range(L)
         for d, k, name in columns
     ]
-    order = [labels[layer] for layer in reversed(range(L))]
-    base = _encode(alt.Chart(alt.NamedData(name=DATA)), "layer", order, [name for *_, name in columns])
+    order = tuple(labels[layer] for layer in reversed(range(L)))
+    return with_rows(h_n_layout(order, tuple(name for *_, name in columns), reveal), rows)
+
+
+@layout
+def h_n_layout(order: tuple[str, ...], columns: tuple[str, ...], reveal: bool):
+    """h_n's heatmap without its rows: a row per layer labelled order[i] (top layer first), output's columns."""
+    base = _encode(alt.Chart(alt.NamedData(name=DATA)), "layer", order, columns)
     heat = base.mark_rect().encode(
         color=alt.Color("value:Q", scale=VALUES, legend=None),
         tooltip=["index:N", alt.Tooltip("value:Q", format=".5f")],
     )
     outline = base.transform_filter("datum.top").mark_rect(**MARK)
     chart = alt.layer(heat, outline) if reveal else heat
-    return with_rows(chart.properties(width="container", height=ROW_PX * L + FRAME_PX).to_dict(), rows)
+    return chart.properties(width="container", height=ROW_PX * len(order) + FRAME_PX)

@@ -3,7 +3,7 @@ the bracket depth, and the linear probe's depth next to the true one."""
 
 import altair as alt
 
-from rnnviz.charts.style import AXIS, DATA, LEGEND, VALUES, with_rows
+from rnnviz.charts.style import AXIS, DATA, LEGEND, VALUES, layout, with_rows
 
 CHAR_PX = 22  # one character of coloured text
 TEXTS_SHOWN = 6
@@ -12,13 +12,19 @@ TEXTS_SHOWN = 6
 def loss_chart(loss, floor: float | None = None) -> dict:
     """The training loss at each step; with floor, the generator's own loss drawn as a rule."""
     rows = [{"step": step, "loss": value} for step, value in enumerate(loss, start=1)]
+    return with_rows(loss_layout(floor), rows)
+
+
+@layout
+def loss_layout(floor: float | None):
+    """The loss chart without its rows."""
     base = alt.Chart(alt.NamedData(name=DATA))
     layers = [
         base.mark_line().encode(x=alt.X("step:Q", axis=alt.Axis(**AXIS)), y=alt.Y("loss:Q", axis=alt.Axis(**AXIS)))
     ]
     if floor is not None:
         layers.append(base.mark_rule(strokeDash=[6, 4], color="gray").encode(y=alt.datum(floor)))
-    return with_rows(alt.layer(*layers).properties(width="container", height=220).to_dict(), rows)
+    return alt.layer(*layers).properties(width="container", height=220)
 
 
 def coloured_text(texts, values, depths) -> dict:
@@ -28,6 +34,12 @@ def coloured_text(texts, values, depths) -> dict:
         for i, (text, unit, depth_row) in enumerate(zip(texts[:TEXTS_SHOWN], values, depths, strict=False))
         for j, (char, value, depth) in enumerate(zip(text, unit, depth_row, strict=True))
     ]
+    return with_rows(text_layout(min(len(texts), TEXTS_SHOWN)), rows)
+
+
+@layout
+def text_layout(lines: int):
+    """The coloured text without its rows, lines texts tall."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X("position:O", axis=None),
         y=alt.Y("text:N", title=None, axis=alt.Axis(**AXIS)),
@@ -37,14 +49,19 @@ def coloured_text(texts, values, depths) -> dict:
         tooltip=["char:N", alt.Tooltip("value:Q", format=".3f"), "depth:Q"],
     )
     chars = base.mark_text(fontSize=16, font="monospace").encode(text="char:N")
-    height = CHAR_PX * 1.4 * min(len(texts), TEXTS_SHOWN)
-    return with_rows(alt.layer(cells, chars).properties(width="container", height=height).to_dict(), rows)
+    return alt.layer(cells, chars).properties(width="container", height=CHAR_PX * 1.4 * lines)
 
 
 def correlations_chart(correlations, best: int) -> dict:
     """Each unit's Pearson r with the depth, the best one marked."""
     rows = [{"unit": k, "r": r, "best": "best unit" if k == best else "other"} for k, r in enumerate(correlations)]
-    chart = (
+    return with_rows(correlations_layout(), rows)
+
+
+@layout
+def correlations_layout():
+    """The correlations chart without its rows."""
+    return (
         alt.Chart(alt.NamedData(name=DATA))
         .mark_bar()
         .encode(
@@ -55,8 +72,8 @@ def correlations_chart(correlations, best: int) -> dict:
             ),
             tooltip=["unit:O", alt.Tooltip("r:Q", format=".3f")],
         )
+        .properties(width="container", height=220)
     )
-    return with_rows(chart.properties(width="container", height=220).to_dict(), rows)
 
 
 def probe_chart(text: str, depths, predicted) -> dict:
@@ -66,7 +83,13 @@ def probe_chart(text: str, depths, predicted) -> dict:
         for series, values in (("true depth", depths), ("probe", predicted))
         for j, (char, value) in enumerate(zip(text, values, strict=True))
     ]
-    chart = (
+    return with_rows(probe_layout(), rows)
+
+
+@layout
+def probe_layout():
+    """The probe chart without its rows."""
+    return (
         alt.Chart(alt.NamedData(name=DATA))
         .mark_line(point=True)
         .encode(
@@ -75,5 +98,5 @@ def probe_chart(text: str, depths, predicted) -> dict:
             color=alt.Color("series:N", legend=LEGEND),
             tooltip=["char:N", "series:N", alt.Tooltip("depth:Q", format=".2f")],
         )
+        .properties(width="container", height=200)
     )
-    return with_rows(chart.properties(width="container", height=200).to_dict(), rows)
