@@ -28,7 +28,7 @@ MAX_HIDDEN = 256
 MAX_EMBEDDING = 256
 MAX_SEED = 2**32 - 1
 MAX_CELLS = 20_000  # numbers sent to the browser per heatmap; tables and downloads stay whole
-CACHE_ENTRIES = 64  # analyses (and their layer outputs and pictures) a dashboard server keeps...
+CACHE_ENTRIES = 32  # analyses (and their layer outputs and pictures) a dashboard server keeps...
 CACHE_BYTES = 192 * 2**20  # ...while their tensors fit here: the largest config, in float64, holds ~155 MB
 MAX_STEPS = 1000  # Adam steps of a task's training
 # Recurrent weights a task may train: a step costs ~10 ms + ~0.15 us a weight on the 2-core machine, so the largest

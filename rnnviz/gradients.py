@@ -91,10 +91,11 @@ def stack_modules(result) -> list[list[torch.nn.RNNBase]]:
     one_direction = c.replace(bidirectional=False)
 
     def make(inputs, bidirectional):
-        return recurrent_module(one_direction, inputs, layers=1, batch_first=False).double().requires_grad_(False)
+        return recurrent_module(one_direction, inputs, layers=1, batch_first=False).requires_grad_(False)
 
+    weights = {name: w.double() for name, w in result.weights.items()}
     with BUILD_LOCK, torch.random.fork_rng(devices=[]):  # their random init is overwritten: leave the RNG alone
-        return [layer_modules(make, result.weights, k, c.directions, per_direction=True) for k in range(c.layers)]
+        return [layer_modules(make, weights, k, c.directions, per_direction=True) for k in range(c.layers)]
 
 
 def inputs(result):

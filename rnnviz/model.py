@@ -291,8 +291,9 @@ def reverse_steps(x, lengths):
 def layer_modules(make, weights, layer, directions, per_direction, backward="_reverse"):
     """Layer `layer` of a stack as one module of both directions, or (per_direction) one module per direction.
 
-    make(input_size, bidirectional) builds an empty one-layer module. Per direction, the backward one holds the
-    weights named with `backward` after the layer: "_reverse" (its own), or "" (the forward direction's).
+    make(input_size, bidirectional) builds an empty one-layer module; it takes the weights' own tensors (their dtype,
+    no copy: a rebuild of the largest config would copy 36 MB). Per direction, the backward one holds the weights
+    named with `backward` after the layer: "_reverse" (its own), or "" (the forward direction's).
     """
     inputs = weights[f"weight_ih_l{layer}"].shape[1]
     if per_direction:
@@ -301,7 +302,7 @@ def layer_modules(make, weights, layer, directions, per_direction, backward="_re
     else:
         suffixes, modules = [f"_l{layer}"], [make(inputs, directions == 2)]
     for suffix, rnn in zip(suffixes, modules, strict=True):
-        rnn.load_state_dict({name: weights[name.replace("_l0", suffix)] for name in rnn.state_dict()})
+        rnn.load_state_dict({name: weights[name.replace("_l0", suffix)] for name in rnn.state_dict()}, assign=True)
     return modules
 
 
@@ -378,8 +379,7 @@ def rebuild(result: RunResult, per_direction: bool = False, backward: str = "_re
     one_direction = c.replace(bidirectional=False)
 
     def make(inputs, bidirectional):
-        module = recurrent_module(c if bidirectional else one_direction, inputs, layers=1, batch_first=False)
-        return module.to(result.output.dtype)
+        return recurrent_module(c if bidirectional else one_direction, inputs, layers=1, batch_first=False)
 
     with BUILD_LOCK, torch.random.fork_rng(devices=[]):  # their random init is overwritten: leave the RNG alone
         layers = [layer_modules(make, result.weights, k, c.directions, per_direction, backward) for k in range(L)]

@@ -215,9 +215,8 @@ def _rebuilds(result, relations) -> str:
         "\n\n".join(inspect.getsource(f) for f in functions),
         f"""
 def make(inputs, bidirectional):
-    \"\"\"An empty one-layer module (its random init is overwritten by layer_modules).\"\"\"
-    module = {CELLS[c.cell].module_name}(inputs, {c.hidden}, bidirectional=bidirectional{options})
-    return module.to(torch.{c.dtype})
+    \"\"\"An empty one-layer module (layer_modules puts the run's weights in place of its random init).\"\"\"
+    return {CELLS[c.cell].module_name}(inputs, {c.hidden}, bidirectional=bidirectional{options})
 
 
 def rebuild(per_direction, backward="_reverse"):
