@@ -232,8 +232,8 @@ def section_largest() -> dict:
     new_app(APP).run()
     out = {"max_cells": MAX_CELLS, "torch_threads": torch.get_num_threads(), "as_is": measure_largest(warm_n=7)}
     sizes = server_cache().sizes()  # (kind, config) -> bytes
-    out["analysis_bytes"] = max((n for (kind, _), n in sizes.items() if kind == "analysis"), default=None)
-    out["layers_bytes"] = max((n for (kind, _), n in sizes.items() if kind == "layers"), default=None)
+    out["analysis_bytes"] = max((n for (kind, *_), n in sizes.items() if kind == "analysis"), default=None)
+    out["layers_bytes"] = max((n for (kind, *_), n in sizes.items() if kind == "layers"), default=None)
     out["cache_max_bytes"] = server_cache().max_bytes
     return out
 

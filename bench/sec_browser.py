@@ -87,10 +87,8 @@ def timed(page, action) -> tuple[float, float]:
 
 def rerun_vs_naive(browser, base: str, naive_base: str) -> dict:
     """The landing view (the Picture) against the naive script, each in its own tab, changes interleaved."""
-    app, naive = browser.new_context(**VIEWPORT).new_page(), browser.new_context(**VIEWPORT).new_page()
+    app, naive = (ui.new_page(browser.new_context(**VIEWPORT)) for _ in range(2))  # their runs are followed
     for page, address in ((app, base + "/"), (naive, naive_base + "/")):
-        page.rnnviz_runs = ui.RunTracker()  # as ui.new_page does, in a context of its own
-        page.rnnviz_runs.attach(page)
         page.goto(address, timeout=ui.LOAD_TIMEOUT_MS)
         ui.wait_until(page, lambda page=page: ui.tracker(page).finished >= 1, ui.LOAD_TIMEOUT_MS, "first run")
         ui.settle(page, ui.LOAD_TIMEOUT_MS)
