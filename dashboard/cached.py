@@ -5,6 +5,7 @@ import streamlit as st
 from rnnviz import Config, analyse
 from rnnviz.cache import TensorCache
 from rnnviz.charts.diagram import diagram
+from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap
 from rnnviz.config import CACHE_BYTES, CACHE_ENTRIES
 from rnnviz.model import layer_by_layer
 
@@ -25,7 +26,17 @@ def layers(config: Config):
     return server_cache().get(("layers", config), lambda: layer_by_layer(analysis(config).result))
 
 
+# Streamlit copies a spec before it touches one: the cached specs are shared by every session, never mutated.
+
+
 def picture(config: Config, sequences: tuple[int, ...], reveal: bool) -> dict:
-    """The diagram's Vega-Lite spec for these sequences (Streamlit copies a spec before it touches one)."""
+    """The diagram's Vega-Lite spec for these sequences."""
     key = ("picture", config, sequences, reveal)
     return server_cache().get(key, lambda: diagram(analysis(config).result, layers(config), sequences, reveal))
+
+
+def heatmaps(config: Config, b: int, reveal: bool) -> tuple[dict, dict]:
+    """The Vega-Lite specs of sequence b's output and h_n heatmaps."""
+    result = analysis(config).result
+    key = ("heatmaps", config, b, reveal)
+    return server_cache().get(key, lambda: (output_heatmap(result, b, reveal), h_n_heatmap(result, b, reveal)))

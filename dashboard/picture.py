@@ -32,10 +32,11 @@ def clicked_cell_ui(result, layer_outputs, event):
 
 
 def picture_ui(view):
-    """The diagram of the whole run, then the cell a click picked."""
+    """The diagram of the whole run, its sequence picker (when one at a time) below it, then the cell a click picked."""
     result = view.analysis.result
+    chart = st.container()  # drawn into after the picker: the picture itself starts on the first screen
     sequences = shown_sequences(result)
     spec = cached.picture(view.config, sequences, view.reveal)
-    event = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="cell", key="picture")
+    event = chart.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="cell", key="picture")
     if view.reveal:
         clicked_cell_ui(result, cached.layers(view.config), event)

@@ -3,19 +3,14 @@ h_n's blocks outlined and named by position; then the labelled tables."""
 
 import streamlit as st
 
+from dashboard import cached
 from dashboard.markdown import pick_sequence, sequence_label
 from rnnviz import tables
-from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap, units_shown
+from rnnviz.charts.heatmaps import units_shown
 
 SCROLL_AFTER = 24  # time steps; a longer output heatmap scrolls inside its own box
 SCROLL_BOX_PX = 640
 STYLED_CELLS = 10_000  # a Styler costs ~0.25 s at 10k cells: larger tables are shown plain
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def heatmaps(_result, config, b: int, reveal: bool) -> tuple[dict, dict]:
-    """The Vega-Lite specs of sequence b's output and h_n heatmaps (keyed by config; _result is its run)."""
-    return output_heatmap(_result, b, reveal), h_n_heatmap(_result, b, reveal)
 
 
 def heatmaps_ui(config, result, reveal: bool):
@@ -25,7 +20,7 @@ def heatmaps_ui(config, result, reveal: bool):
     shown = units_shown(result)
     if shown < H:
         st.caption(f"The heatmaps show the first {shown} of {H} units per direction; tables and downloads hold all.")
-    out_spec, h_spec = heatmaps(result, config, b, reveal)
+    out_spec, h_spec = cached.heatmaps(config, b, reveal)
     st.markdown(
         f"`output[:, {b}]`"
         + (" (`output[b]` with batch_first)" if config.batch_first else "")

@@ -1,20 +1,24 @@
-"""A thread-safe LRU cache bounded both in entries and in the bytes of the tensors its values hold."""
+"""A thread-safe LRU cache bounded both in entries and in the bytes of the tensors (and chart rows) its values hold."""
 
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 
+import pyarrow as pa
 import torch
 
 
 def tensor_bytes(obj) -> int:
-    """Bytes of every distinct tensor storage reachable from obj (tuples, lists, dicts, dataclasses)."""
+    """Bytes of every distinct tensor storage, and of every Arrow table (a chart's rows), reachable from obj (tuples,
+    lists, dicts, dataclasses)."""
     storages = {}
 
     def visit(x):
         if isinstance(x, torch.Tensor):
             storage = x.untyped_storage()
             storages[storage.data_ptr(), storage.nbytes()] = storage.nbytes()
+        elif isinstance(x, pa.Table):
+            storages[id(x), -1] = x.nbytes
         elif isinstance(x, (tuple, list)):
             for item in x:
                 visit(item)

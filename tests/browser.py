@@ -1,23 +1,18 @@
 """Real-browser helpers for the dashboard's end-to-end tests (not a test module).
 
-A Streamlit server on a free loopback port, Debian's Chromium driven by Playwright, and small
-helpers that do what a person does in the sidebar (type a number, flip a toggle, pick an option,
-type sequences) and read what the page shows (relation badges, shapes, errors, heatmap cells,
-the downloaded JSON report).
+Debian's Chromium driven by Playwright, and small helpers that do what a person does in the sidebar
+(type a number, flip a toggle, pick an option, type sequences) and read what the page shows (relation
+badges, shapes, errors, heatmap cells, the downloaded JSON report) and what the server logged. The
+server itself is wsclient.serve's.
 
-Every wait is bounded; the server is killed (by its own process id) when its context ends.
+Every wait is bounded.
 """
 
 import colorsys
-import contextlib
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -61,57 +56,7 @@ def launch_chromium(playwright):
 
 
 # -----------------------------------------------------------------------------
-# The server
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(log_path: Path, timeout_s: float = 90):
-    """Run the dashboard on a free loopback port; yield its base URL; kill it at the end.
-
-    The server's stdout and stderr go to log_path (read it with server_log_problems).
-    """
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-        "--server.headless", "true",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log_path = Path(log_path)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer within {timeout_s} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+# The server (started by wsclient.serve, the same for the classroom tests and the bench)
 
 
 def server_log_problems(log_path: Path, start: int = 0) -> list[str]:

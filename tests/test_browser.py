@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
 
 import browser as ui
+from wsclient import serve
 
 from rnnviz import PRESETS, Config, analyse
 from rnnviz.anatomy import cells
@@ -46,8 +47,8 @@ def server(tmp_path_factory):
     """The dashboard on a free loopback port: (base URL, log path)."""
     ui.chromium_path()  # skip (or fail on CI) before paying for a server
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with ui.streamlit_server(log) as url:
-        yield url, log
+    with serve(ui.ROOT / "streamlit_app.py", log) as running:
+        yield running.url, log
 
 
 @pytest.fixture(scope="module")
@@ -500,13 +501,16 @@ def workshop_view(chromium, url: str, path: Path, viewport=(1280, 720), scale=1.
         ctx.close()
 
 
-@pytest.mark.parametrize("preset", ["single-uni", "single-bi"])
+README_SHOTS = {"single-uni": "screenshot-default.png", "single-bi": "screenshot-single-bi.png"}
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
 def test_first_screen_holds_the_question_the_lesson_and_the_picture(chromium, base, shots, tmp_path, preset):
-    """1280 x 720 at scale 1.5 (a workshop projector): the whole picture on the first screen. A true 150 % zoom
-    (853 x 480 CSS px): the picture starts on it."""
+    """Every step of the workshop's walk: at 1280 x 720, scale 1.5 (a projector), the whole picture on the first
+    screen; at a true 150 % zoom (853 x 480 CSS px), the picture starts on it."""
     url = ui.url_for(base, preset=preset)
-    name = "screenshot-default.png" if preset == "single-uni" else f"screenshot-{preset}.png"
-    with workshop_view(chromium, url, shots / name) as (_, picture):
+    path = shots / README_SHOTS[preset] if preset in README_SHOTS else tmp_path / f"{preset}.png"
+    with workshop_view(chromium, url, path) as (_, picture):
         assert picture["y"] + picture["height"] <= 720, f"the picture ends at {picture['y'] + picture['height']}"
     with workshop_view(chromium, url, tmp_path / "zoom150.png", viewport=(853, 480)) as (_, picture):
         assert picture["y"] < 480, f"the picture starts at {picture['y']}, below the first screen"

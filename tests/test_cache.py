@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnviz import Config, analyse
+from rnnviz import Config, analyse, run
 from rnnviz.cache import TensorCache, tensor_bytes
 
 
@@ -26,6 +26,14 @@ def test_tensor_bytes_counts_each_storage_once():
     nested = {"a": a, "view": a[2:5], "more": [b, (b.view(5, 5), MappingProxyType({"again": a}))], "text": "x"}
     assert tensor_bytes(nested) == 4 * (10 + 25)
     assert tensor_bytes("no tensors") == tensor_bytes(None) == 0
+
+
+def test_tensor_bytes_counts_a_charts_rows():
+    """The dashboard caches chart specs too: their Arrow rows count against the byte bound."""
+    from rnnviz.charts.heatmaps import output_heatmap
+
+    spec = output_heatmap(run(Config()), 0)
+    assert tensor_bytes(spec) == spec["datasets"]["cells"].nbytes > 0
 
 
 def test_tensor_bytes_of_an_analysis_is_its_weights_states_and_recomputation():
