@@ -131,4 +131,5 @@ def main():
                 section(view)
 
 
-main()
+with server.turn():
+    main()

@@ -12,7 +12,8 @@ For each script (streamlit_app.py, then bench/naive_app.py), one server started 
   4. the class: --users students arrive within --arrive s; each opens --links preset links, each in a fresh
      session, and makes --changes control changes in each (seed, layers; the naive script's dummy toggle),
      --think s apart (the issue's first measurement was --links 5 --changes 0);
-  5. rnnviz only, after the class: the largest config's link, then its 'output & h_n' tab (the memory peak).
+  5. rnnviz only, after the class: the largest config's link, then its 'output & h_n' tab (the memory peak),
+     while a neighbour changes the seed of a small config beside it (what a long run costs the others).
 Latency of a page: link sent -> its run finished; of a change: rerun sent -> finished. Every page's
 numbers (badges, max abs diffs, shapes) are compared with rnnviz.analyse after the load; the server's
 peak RSS (VmHWM) and CPU time are read from /proc.
@@ -32,6 +33,7 @@ from tests import wsclient  # common put the repository root on sys.path
 
 SESSIONS_PER_KIND = 5  # fresh sessions opened one at a time, per kind of link, for the CPU per session
 SOLO_THINK_S = (0.3, 0.5)
+NEIGHBOUR_CHANGES, NEIGHBOUR_THINK_S = 6, (0.15, 0.25)  # changes beside the largest config's run (1.3 s)
 
 
 def percentiles(samples: list[float]) -> dict:
@@ -75,17 +77,27 @@ async def session_cpu(server, query: dict) -> float:
 
 async def largest(server) -> dict:
     """After the class: the largest config's link (its numbers checked), then with the 'output & h_n' tab open
-    (the heatmaps); the seconds of both pages, the server's peak RSS."""
-    from rnnviz import Config
+    (the heatmaps), while a neighbour makes changes on a small config beside it (a long run holds another session's
+    run up for dashboard.server.TURN_WAIT_S at most); the seconds of both pages and of the neighbour's changes, the
+    server's peak RSS."""
+    from rnnviz import PRESETS, Config
 
     lessons = [
         wsclient.Lesson({**largest_query(), "tab": "Relations"}, [], [Config(**largest_kwargs())], badges=True),
         wsclient.Lesson({**largest_query(), "tab": "output & h_n"}, []),
     ]
-    (record,) = await wsclient.classroom(server.url, [lessons], 0, (0, 0))
-    problems = record.errors + wsclient.wrong_pages([record], [lessons])
-    seconds = [page.seconds for page in record.pages]
-    return {"pages_s": seconds, "hwm_kib": proc_kib(server.proc.pid, "VmHWM"), "problems": problems[:5]}
+    seeds = range(500, 500 + NEIGHBOUR_CHANGES)
+    configs = [PRESETS["single-uni"], *(PRESETS["single-uni"].replace(seed=seed) for seed in seeds)]
+    neighbour = [wsclient.Lesson({"preset": "single-uni"}, [("seed", seed) for seed in seeds], configs)]
+    records = await wsclient.classroom(server.url, [lessons, neighbour], 0, NEIGHBOUR_THINK_S)
+    problems = [e for r in records for e in r.errors] + wsclient.wrong_pages(records, [lessons, neighbour])
+    beside = [page.seconds for page in records[1].pages if not page.link]
+    return {
+        "pages_s": [page.seconds for page in records[0].pages],
+        "neighbour_changes": percentiles(beside),
+        "hwm_kib": proc_kib(server.proc.pid, "VmHWM"),
+        "problems": problems[:5],
+    }
 
 
 async def lesson_plan(name: str, server, make, args) -> tuple[dict, list, list]:
@@ -223,6 +235,7 @@ def report(r: dict) -> list[str]:
                 f" {', '.join(f'{t:.1f} s' for t in big['pages_s'])}; peak RSS {mb(big['hwm_kib'])},"
                 f" problems {big['problems'] or 'none'}"
             )
+            lines.append(f"    a neighbour's changes beside it (a small config): {spread(big['neighbour_changes'])}")
     return lines
 
 
