@@ -3,6 +3,7 @@
 import gc
 import threading
 
+import pytest
 from apptest import fresh_app
 
 from dashboard import server
@@ -18,6 +19,7 @@ def test_the_first_run_moves_the_imports_out_of_the_collectors_reach():
 
 
 def in_a_thread(body) -> threading.Thread:
+    """body running in a thread of its own (a session's script runs in one)."""
     thread = threading.Thread(target=body, daemon=True)
     thread.start()
     return thread
@@ -44,7 +46,8 @@ def test_runs_take_turns(monkeypatch):
     b.join(0.3)
     assert events == []  # still waiting for its turn
     first_may_end.set()
-    a.join(10), b.join(10)
+    a.join(10)
+    b.join(10)
     assert events == ["first ends", "second begins"]
 
 
@@ -67,7 +70,8 @@ def test_a_long_run_holds_the_next_one_up_for_turn_wait_s_only(monkeypatch):
     b = in_a_thread(second)
     assert second_in.wait(10)  # while the long run still holds its turn
     long_may_end.set()
-    a.join(10), b.join(10)
+    a.join(10)
+    b.join(10)
     assert not server._TURN.locked()
 
 
@@ -84,9 +88,6 @@ def test_the_app_runs_in_turn(monkeypatch):
 
 def test_a_run_that_fails_gives_its_turn_back():
     """An exception (Streamlit stops a run with one when the next is asked for) ends the turn too."""
-    try:
-        with server.turn():
-            raise RuntimeError("stopped")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError), server.turn():
+        raise RuntimeError("stopped")
     assert not server._TURN.locked()
