@@ -4,7 +4,7 @@
 [--apps rnnviz,naive] [--option runner.postScriptGC=true ...]` prints the figures, then one JSON line (run.py).
 
 For each script (streamlit_app.py, then bench/naive_app.py), one server started from the repository root (so
-.streamlit/config.toml applies to both), loaded over Streamlit's own websocket protocol (tests/wsclient.py):
+.streamlit/config.toml applies to both), loaded over Streamlit's own websocket protocol (bench/wsclient.py):
   1. a teacher opens the page (the imports and the first run; not counted) and keeps it open;
   2. new sessions one at a time: the server's CPU per session, for a preset's link and for a link that also
      changes one of the preset's controls (an app that reruns itself to show that as Custom pays twice);
@@ -27,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import wsclient
 from common import APP, NAIVE_APP, emit, largest_kwargs, largest_query, machine, summary
-
-from tests import wsclient  # common put the repository root on sys.path
 
 SESSIONS_PER_KIND = 5  # fresh sessions opened one at a time, per kind of link, for the CPU per session
 SOLO_THINK_S = (0.3, 0.5)
@@ -77,8 +76,8 @@ async def session_cpu(server, query: dict) -> float:
 
 async def largest(server) -> dict:
     """After the class: the largest config's link (its numbers checked), then with the 'output & h_n' tab open
-    (the heatmaps), while a neighbour makes changes on a small config beside it (a long run holds another session's
-    run up for dashboard.server.TURN_WAIT_S at most); the seconds of both pages and of the neighbour's changes, the
+    (the heatmaps), while a neighbour makes changes on a small config beside it (runs take turns, and a long run
+    holds another session's up for a moment at most); the seconds of both pages and of the neighbour's changes, the
     server's peak RSS."""
     from rnnviz import PRESETS, Config
 

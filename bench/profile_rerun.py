@@ -5,7 +5,7 @@
 AppTest runs the script in a worker thread, which cProfile in this thread cannot see, so a small wrapper
 script (written to a temporary folder) runs streamlit_app.py under cProfile inside that thread and adds
 each run's stats to one file. Reruns are the same as the benchmark's: the Seed control 0 <-> 1 for the
-default view, the 'Sequence shown' selectbox 0 <-> 1 (its 'output & h_n' tab open) for the largest config,
+default view, the Sequence control 0 <-> 1 (its 'output & h_n' tab open) for the largest config,
 everything cached; `new` sets a new seed every rerun (nothing cached: what a class's changes cost).
 """
 
@@ -16,10 +16,9 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
+from apptest import open_tab
 from common import APP, ROOT, largest_query
 from streamlit.testing.v1 import AppTest
-
-from tests.apptest import open_tab
 
 WRAPPER = """
 import cProfile, os, runpy, sys
@@ -62,11 +61,11 @@ def main():
             at.query_params[k] = v
     at.run()
     if args.view == "largest":
-        open_tab(at, "output & h_n")  # where its "Sequence shown" selectbox is (only the open tab runs)
+        open_tab(at, "output & h_n")  # where its Sequence control is (only the open tab runs)
     if args.view in ("default", "new"):
         key, values, widget = "seed", (0, 1), at.number_input
     else:
-        key, values, widget = "tensor_sequence", (0, 1), at.selectbox
+        key, values, widget = "tensor_sequence", (0, 1), at.segmented_control
     for v in (values[1], values[0], values[1]):  # warm-up: both cached
         widget(key=key).set_value(v)
         at.run()

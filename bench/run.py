@@ -6,8 +6,8 @@ browser it started go with it) and reported as such. Options: `--only rerun,core
 `--json FILE` also writes the raw results.
 
 Sections
-  rerun    AppTest: rerun after a widget change, rnnviz vs bench/naive_app.py, interleaved; bounded caches
-  largest  AppTest: the largest config the limits allow, cold and warm, and the payload of its page
+  rerun    AppTest: rerun after a widget change, rnnviz vs bench/naive_app.py, interleaved, cached and new configs
+  largest  AppTest: the largest config the limits allow, cold and warm, its page's payload, its tensors' bytes
   core     rnnviz.model.run + check_relations vs the bare torch forward; recompute cost and growth
   imports  python -X importtime: the core without torch, and the app's imports
   browser  streamlit run + Chromium: cold start, memory with 5 sessions, interaction latency
@@ -121,12 +121,6 @@ def print_machine(m: dict, threads: int | None):
     print(f"  load average at start: {m['loadavg']} (shared machine: medians and ratios, interleaved where paired)")
 
 
-def within_bounds(cache: dict) -> bool:
-    """Entries within max_entries, and bytes within max_bytes where the cache has one."""
-    bytes_ok = cache["max_bytes"] is None or cache["bytes"] <= cache["max_bytes"]
-    return cache["entries"] <= cache["max_entries"] and bytes_ok
-
-
 def browser_rerun_lines(b: dict) -> list[str]:
     """The landing view's rerun vs the naive script's in the browser: the target on a new seed, change -> drawn."""
     x = b.get("rerun_vs_naive")
@@ -201,12 +195,6 @@ def ratio_lines(r: dict) -> list[str]:
             f"(target < 600 MB) {verdict(peak < 600)}"
         )
     lines += classroom.ratio_lines(r["classroom"]) if "classroom" in r else []
-    if "cache_sizes" in rr:
-        bounded = all(within_bounds(c) for c in rr["cache_sizes"].values())
-        lines.append(
-            f"caches bounded after {rr['distinct_configs']} distinct configs: "
-            f"{'yes' if bounded else 'NO'} (entries <= max_entries, and bytes <= max_bytes where set, for every cache)"
-        )
     return lines
 
 
@@ -228,10 +216,6 @@ def print_rerun(r: dict):
     print(f"  naive, interleaved with those:    {fmt_summary(r['naive_during_uncached'])}")
     print(f"  rnnviz first run (cache empty, imports done): {r['app_first_run_cold_cache']:.2f} s")
     print(f"  pages ok (no exception, the picture drawn): {r['ok']}; problems: {r['problems']}")
-    print(f"  caches after {r['distinct_configs']} distinct configs (entries / max_entries, bytes / max_bytes):")
-    for name, c in r["cache_sizes"].items():
-        limit = f" / {mb(c['max_bytes'])}" if c["max_bytes"] else ""
-        print(f"    {name:16s} {c['kind']:14s} {c['entries']:3d} / {c['max_entries']:.0f}, {mb(c['bytes'])}{limit}")
 
 
 def print_payload(p: dict, max_cells: int):
@@ -261,9 +245,6 @@ def print_largest(r: dict):
         f" {x['problems_after_warm'] or 'none'}; the picture drawn on the first run: {x['picture']}"
     )
     print_payload(x["payload"], r["max_cells"])
-    for name, c in x["caches"].items():
-        if c["bytes"]:
-            print(f"    cache {name}: {c['entries']} entries, {mb(c['bytes'])}")
     print(
         f"    then the 'Unrolled by hand' tab, first open (computes layer outputs):"
         f" {x['unrolled_tab_first_run']:.2f} s;"

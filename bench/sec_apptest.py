@@ -1,4 +1,4 @@
-"""AppTest sections: rerun cost vs the naive script and bounded caches; the largest config (time and payload).
+"""AppTest sections: rerun cost vs the naive script; the largest config (time, payload, bytes of its tensors).
 
 Run one section per process: `python bench/sec_apptest.py rerun|largest`. AppTest runs the script
 in this process, so Streamlit's caches are shared with it: they are cleared before each app's setup.
@@ -8,12 +8,10 @@ import logging
 import sys
 
 import streamlit as st
-from common import APP, NAIVE_APP, emit, largest_query, summary, timed
+from apptest import open_tab
+from common import APP, NAIVE_APP, emit, largest_kwargs, largest_query, summary, timed
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
-
-from dashboard.cached import server_cache
-from tests.apptest import open_tab
 
 TIMEOUT = 600
 # Public APIs only. AppTest re-reads and compiles the main script on every run (`streamlit run` compiles it once):
@@ -109,8 +107,7 @@ def section_rerun(n: int = 40, n_uncached: int = 36) -> dict:
                 naive.toggle(key="dummy").set_value(i % 2 == 0)
                 times[who].append(timed(naive.run)[0])
     ok = not app.exception and not naive.exception and picture_drawn(app) and badge_count(naive) == 1
-    # Uncached: each rerun asks for a seed never seen (a config change the cache cannot serve). There are
-    # more of them than any cache's max_entries, so the cache sizes read afterwards show whether they are bounded.
+    # Uncached: each rerun asks for a seed never seen (a config change the cache cannot serve).
     t_new, t_naive2 = [], []
     for s in range(n_uncached):
         app.number_input(key="seed").set_value(100 + s)
@@ -118,8 +115,6 @@ def section_rerun(n: int = 40, n_uncached: int = 36) -> dict:
         naive.toggle(key="dummy").set_value(s % 2 == 0)
         t_naive2.append(timed(naive.run)[0])
     return {
-        "distinct_configs": 2 + n_uncached,
-        "cache_sizes": cache_entry_sizes(),
         "app": summary(times["app"]),
         "naive": summary(times["naive"]),
         "app_uncached": summary(t_new),
@@ -178,21 +173,6 @@ def payload(at: AppTest) -> dict:
     }
 
 
-def cache_entry_sizes() -> dict:
-    """The server's TensorCache (the analyses, layer outputs and gradients): entries and bytes of tensors, and its
-    bounds. (The heatmap specs' st.cache_data is bounded by its max_entries = 32; Streamlit has no public size.)"""
-    tensors = server_cache()
-    return {
-        "server_cache": {
-            "kind": "TensorCache",
-            "entries": len(tensors),
-            "max_entries": tensors.max_entries,
-            "bytes": tensors.bytes,
-            "max_bytes": tensors.max_bytes,
-        }
-    }
-
-
 def measure_largest(warm_n: int) -> dict:
     clear_caches()
     at = new_app(APP, **largest_query())
@@ -214,7 +194,6 @@ def measure_largest(warm_n: int) -> dict:
     UNCAUGHT.seen.clear()
     at.run()
     out["payload"] = payload(at)
-    out["caches"] = cache_entry_sizes()
     out["problems_after_warm"] = problems(at)
     UNCAUGHT.seen.clear()
     out["unrolled_tab_first_run"], _ = timed(open_tab, at, "Unrolled by hand")  # computes and caches layer outputs
@@ -225,16 +204,21 @@ def measure_largest(warm_n: int) -> dict:
 def section_largest() -> dict:
     import torch
 
-    from rnnviz.config import MAX_CELLS
+    from rnnviz import Config, analyse
+    from rnnviz.cache import tensor_bytes
+    from rnnviz.config import CACHE_BYTES, MAX_CELLS
+    from rnnviz.model import layer_by_layer
 
     # Pay the imports and AppTest's first-run overhead on the default view, so "cold" means cache-cold.
     clear_caches()
     new_app(APP).run()
     out = {"max_cells": MAX_CELLS, "torch_threads": torch.get_num_threads(), "as_is": measure_largest(warm_n=7)}
-    sizes = server_cache().sizes()  # (kind, config) -> bytes
-    out["analysis_bytes"] = max((n for (kind, *_), n in sizes.items() if kind == "analysis"), default=None)
-    out["layers_bytes"] = max((n for (kind, *_), n in sizes.items() if kind == "layers"), default=None)
-    out["cache_max_bytes"] = server_cache().max_bytes
+    # What the server caches for this config, in bytes of tensors: its analysis and its layer outputs (the core's
+    # own values, measured as rnnviz.cache measures them), against the cache's bound.
+    analysis = analyse(Config(**largest_kwargs()))
+    out["analysis_bytes"] = tensor_bytes(analysis)
+    out["layers_bytes"] = tensor_bytes(layer_by_layer(analysis.result))
+    out["cache_max_bytes"] = CACHE_BYTES
     return out
 
 

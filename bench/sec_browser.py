@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import browser as ui  # bench/browser.py and bench/wsclient.py: shared with the tests
+import wsclient
 from common import APP, NAIVE_APP, emit, largest_query, summary
-
-import tests.browser as ui
-from tests import wsclient  # one recipe for tests and bench: launching Chromium, following runs, setting inputs
 
 BADGE = "[data-testid='stMain'] span.stMarkdownBadge"
 MEMORY_BUDGET_S = 110  # the memory phase stops opening configs after this (each round is 5 loads)
@@ -56,7 +55,7 @@ def wait_page(page, timeout_ms: int):
 def set_layers(page, value: int) -> float:
     """Type value into the sidebar's Layers input, Enter; seconds until the rerun ended and its badges are drawn.
 
-    The page comes from tests.browser.new_page, which follows the script's runs on the websocket; its set_number
+    The page comes from browser.new_page, which follows the script's runs on the websocket; its set_number
     presses Enter once more (with a warning) if no run started within 15 s, as a person would.
     """
     start = time.perf_counter()

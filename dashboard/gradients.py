@@ -1,5 +1,5 @@
 """The Gradients tab: how far back each state sees, as a T x T map per layer and direction, and the last state's
-reach over s for RNN, LSTM and GRU on the same batch and seed."""
+reach over s for every cell type on the same batch and seed."""
 
 import streamlit as st
 
@@ -7,16 +7,10 @@ from dashboard import cached
 from dashboard.markdown import pick_sequence
 from dashboard.relations import relation_markdown
 from rnnviz import ConfigError, gradient_checks
+from rnnviz.cells import CELLS
 from rnnviz.charts.gradients import connectivity_map, reach_chart
+from rnnviz.config import config_from_controls
 from rnnviz.relations import check_relations
-
-CELLS = ("rnn", "lstm", "gru")
-GRADIENT_RELATIONS = (
-    "layer-0-is-causal",
-    "top-layer-forward-is-causal",
-    "padding-has-no-influence",
-    "gradient-matches-finite-differences",
-)
 
 
 def checks(config):
@@ -31,11 +25,7 @@ def values(config):
 
 def same_run_with(config, cell: str):
     """config with another cell, its options at their defaults where that cell has none."""
-    return config.replace(
-        cell=cell,
-        proj=config.proj if cell == "lstm" else 0,
-        nonlinearity=config.nonlinearity if cell == "rnn" else "tanh",
-    )
+    return config_from_controls({**vars(config), "cell": cell})
 
 
 def reach(config, b: int) -> list[float]:
@@ -62,11 +52,12 @@ def gradients_ui(view):
     st.vega_lite_chart(connectivity_map(result, maps, b), width="content")
     if view.reveal:
         for rel in check_relations(result, extra={"grad": checks(config)}):
-            if rel.id in GRADIENT_RELATIONS:
+            if "grad" in rel.needs:
                 st.markdown(relation_markdown(rel))
-    st.subheader("How far back the last state reaches: RNN, LSTM and GRU, same batch and seed")
+    cells = ", ".join(cell.label for cell in CELLS.values())
+    st.subheader(f"How far back the last state reaches: {cells}, same batch and seed")
     try:
-        reaches = {cell.upper(): reach(same_run_with(config, cell), b) for cell in CELLS}
+        reaches = {cell.label: reach(same_run_with(config, name), b) for name, cell in CELLS.items()}
     except ConfigError as error:
         st.warning(str(error), icon=":material/hourglass:")
         return

@@ -5,47 +5,25 @@ import torch
 
 from dashboard.by_hand import pick_bounds
 from rnnviz import PRESETS, Config, ConfigError
-from rnnviz.brackets import BRACKET_SEQUENCES
-from rnnviz.cells import CELLS
-from rnnviz.config import (
-    DTYPES,
-    INITIAL_STATES,
-    MAX_EMBEDDING,
-    MAX_HIDDEN,
-    MAX_LAYERS,
-    MAX_LENGTH,
-    MAX_SEED,
-    MAX_STEPS,
-    NONLINEARITIES,
-    TASKS,
-    parse_sequences,
-)
+from rnnviz.config import CONFIG_DEFAULTS, config_from_controls, controls, off_reasons
 from rnnviz.links import CONFIG_KEYS, parse_link
 from rnnviz.tables import DIRECTION_NAMES
-from rnnviz.training import TASK_DEFAULTS
+from rnnviz.training import task_start
 
 CUSTOM = "Custom"
 PRESET_KEYS = tuple(k for k in CONFIG_KEYS if k != "device")  # a preset never moves you off your device
-DEVICES = ["auto", "cpu", "cuda"] if torch.cuda.is_available() else ["auto", "cpu"]
-NUMBER_BOUNDS = {
-    "layers": (1, MAX_LAYERS),
-    "seed": (0, MAX_SEED),
-    "hidden": (1, MAX_HIDDEN),
-    "embedding": (1, MAX_EMBEDDING),
-    "proj": (0, MAX_HIDDEN - 1),
-    "split": (0, MAX_LENGTH - 1),
-    "steps": (0, MAX_STEPS),
-}
-MAX_DROPOUT = 0.95
-CELL_BY_LABEL = {cell.label: cell for cell in CELLS.values()}
+UNAVAILABLE = {"device": () if torch.cuda.is_available() else ("cuda",)}  # choices this server cannot run
+FRACTION_STEP = 0.05
 
 
 def widget_values(config: Config) -> dict:
-    """A config as the widgets hold it (the cell's label, one sequence per line)."""
-    values = {k: getattr(config, k) for k in CONFIG_KEYS}
-    values["sequences"] = "\n".join(config.sequences)
-    values["cell"] = CELLS[config.cell].label
-    return values
+    """A config as the widgets hold it (a select's label, one sequence per line)."""
+    return {name: ctl.shown(getattr(config, name)) for name, ctl in controls().items()}
+
+
+def config_values() -> dict:
+    """The controls' values (name -> Config value) from their widgets."""
+    return {name: ctl.from_widget(st.session_state[name]) for name, ctl in controls().items()}
 
 
 def apply_preset():
@@ -58,9 +36,7 @@ def apply_preset():
 def apply_task():
     """Callback: a task brings its own batch and sizes (the trained vocabulary is brackets and letters)."""
     if st.session_state.task != "none":
-        st.session_state.update(
-            sequences="\n".join(BRACKET_SEQUENCES), hidden=TASK_DEFAULTS["hidden"], embedding=TASK_DEFAULTS["embedding"]
-        )
+        st.session_state.update({name: controls()[name].shown(value) for name, value in task_start().items()})
 
 
 def mark_custom_if_moved():
@@ -107,27 +83,34 @@ def page_link_problems(rest: dict, config: Config, tabs) -> dict[str, str]:
     return problems
 
 
-def number_ui(container, label: str, key: str, **kwargs):
-    """A number input bound to the URL, whose default is rnnviz's (the URL leaves out a value equal to it)."""
-    low, high = NUMBER_BOUNDS[key]
-    container.number_input(label, low, high, getattr(Config(), key), key=key, bind=bind(key), **kwargs)
+def control_ui(container, name: str, off: dict[str, str], **kwargs):
+    """The widget of a Config field, from its Control: bound to the URL (which leaves out a value equal to the
+    default), disabled where the control does not apply, with the reason in its help."""
+    ctl = controls()[name]
+    default = ctl.shown(CONFIG_DEFAULTS[name])
+    reason = off.get(name)
+    common = dict(key=name, bind=bind(name), help=(f"Off: {reason}. " if reason else "") + ctl.help, **kwargs)
+    if ctl.widget == "lines":
+        return container.text_area(ctl.label, height=110, **common)
+    if ctl.widget == "toggle":
+        return container.toggle(ctl.label, disabled=bool(reason), **common)
+    if ctl.widget == "select":
+        options = [ctl.shown(value) for value in ctl.choices if value not in UNAVAILABLE.get(name, ())]
+        return container.selectbox(ctl.label, options, disabled=bool(reason), **common)
+    low, high = ctl.bounds
+    if ctl.widget == "fraction":
+        return container.number_input(
+            ctl.label, low, high, default, FRACTION_STEP, format="%.2f", disabled=bool(reason), **common
+        )
+    return container.number_input(ctl.label, low, high, default, disabled=bool(reason), **common)
 
 
-def beyond_ui(box):
+def beyond_ui(box, off: dict[str, str]):
     """Beyond the seed: the initial state (or a carry over a split), dropout in train mode, a task to train first."""
-    box.selectbox("Initial state h_0", INITIAL_STATES, key="h0", bind=bind("h0"))
-    carry = st.session_state.h0 == "carry"
-    number_ui(box, "split K (first chunk)", "split", disabled=not carry, help="0: T // 2. Only with h_0 carry.")
-    box.number_input(
-        "dropout", 0.0, MAX_DROPOUT, 0.0, 0.05, key="dropout", bind=bind("dropout"), format="%.2f",
-        help="Between layers, in train mode only: each layer's output but the last.",
-    )  # fmt: skip
-    box.toggle("Train mode (dropout on)", key="train_mode", bind=bind("train_mode"))
-    box.selectbox(
-        "Task: train first", TASKS, key="task", bind=bind("task"), on_change=apply_task,
-        help="brackets: train next-character prediction on generated bracket text, then show the trained layer.",
-    )  # fmt: skip
-    number_ui(box, "training steps", "steps", disabled=st.session_state.task == "none", help="0: the task's default.")
+    for name in ("h0", "split", "dropout", "train_mode"):
+        control_ui(box, name, off)
+    control_ui(box, "task", off, on_change=apply_task)
+    control_ui(box, "steps", off)
 
 
 def controls_ui() -> tuple[Config | None, str | None]:
@@ -142,68 +125,28 @@ def controls_ui() -> tuple[Config | None, str | None]:
         bind=bind("preset"),
         help="Walk through single/multi-layer, uni/bi-directional step by step.",
     )
-    sb.text_area("Sequences, one per line", key="sequences", bind=bind("sequences"), height=110)
-    cell = CELL_BY_LABEL[sb.selectbox("Cell", list(CELL_BY_LABEL), key="cell", bind=bind("cell"))]
-    sb.selectbox(
-        "Nonlinearity",
-        NONLINEARITIES,
-        key="nonlinearity",
-        bind=bind("nonlinearity"),
-        disabled=not cell.has_nonlinearity,
-        help=None if cell.has_nonlinearity else f"Only the RNN cell has it: {cell.label}'s gates are fixed.",
-    )
+    off = off_reasons(config_values())  # the widgets' values as the last run left them, this run's changes included
+    control_ui(sb, "sequences", off)
+    control_ui(sb, "cell", off)
+    control_ui(sb, "nonlinearity", off)
     left, right = sb.columns(2)
-    number_ui(left, "Layers", "layers")
-    number_ui(right, "Seed", "seed")
-    number_ui(left, "Hidden size", "hidden")
-    number_ui(right, "Embedding size", "embedding")
-    number_ui(
-        left,
-        "proj_size",
-        "proj",
-        disabled=not cell.has_cell_state,
-        help="0: no projection. Must be smaller than the hidden size."
-        if cell.has_cell_state
-        else f"Only the LSTM cell has a projection, not {cell.label}.",
-    )
-    sb.toggle("Bidirectional", key="bidirectional", bind=bind("bidirectional"))
-    sb.toggle("batch_first", key="batch_first", bind=bind("batch_first"))
-    sb.toggle("Packed (pack_padded_sequence)", key="packed", bind=bind("packed"))
+    for column, name in zip([left, right] * 3, ("layers", "seed", "hidden", "embedding", "proj"), strict=False):
+        control_ui(column, name, off)
+    for name in ("bidirectional", "batch_first", "packed"):
+        control_ui(sb, name, off)
     left, right = sb.columns(2)
-    left.selectbox("Device", DEVICES, key="device", bind=bind("device"))
-    right.selectbox("dtype", DTYPES, key="dtype", bind=bind("dtype"))
-    if "cuda" not in DEVICES:
+    control_ui(left, "device", off)
+    control_ui(right, "dtype", off)
+    if UNAVAILABLE["device"]:
         sb.caption("cuda is not offered: this server has no CUDA GPU.")
-    beyond_ui(sb.expander("h_0, dropout, training", expanded=st.session_state.task != "none"))
+    beyond_ui(sb.expander("h_0, dropout, training", expanded=st.session_state.task != "none"), off)
     sb.toggle(
         "Ask first (predict, then reveal)",
         key="ask",
         bind=bind("ask"),
         help="A workshop mode: the marks and verdicts stay hidden until the question is answered.",
     )
-    s = st.session_state
     try:
-        config = Config(
-            sequences=parse_sequences(s.sequences),
-            cell=cell.name,
-            nonlinearity=s.nonlinearity if cell.has_nonlinearity else "tanh",
-            layers=s.layers,
-            bidirectional=s.bidirectional,
-            hidden=s.hidden,
-            embedding=s.embedding,
-            proj=s.proj if cell.has_cell_state else 0,
-            batch_first=s.batch_first,
-            packed=s.packed,
-            seed=s.seed,
-            device=s.device,
-            dtype=s.dtype,
-            h0=s.h0,
-            split=s.split if s.h0 == "carry" else 0,
-            dropout=float(s.dropout),
-            train_mode=s.train_mode,
-            task=s.task,
-            steps=s.steps if s.task != "none" else 0,
-        )
+        return config_from_controls(config_values()), None
     except ConfigError as error:
         return None, str(error)
-    return config, None

@@ -4,13 +4,13 @@ of that training (a bar and a live loss chart) the first time a configuration as
 import streamlit as st
 
 from rnnviz.charts.units import coloured_text, correlations_chart, loss_chart, probe_chart
-from rnnviz.model import is_trained, trained
+from rnnviz.training import is_trained, trained
 
 LIVE_EVERY = 10  # steps between redraws of the live loss chart
 
 
 def train_ui(config):
-    """Train the config's task once per server (model.trained caches it), showing the progress while it runs."""
+    """Train the config's task once per server (rnnviz.training.trained caches it), showing the progress meanwhile."""
     if config.task == "none" or is_trained(config):
         return
     bar, chart, losses = st.progress(0.0, "Training…"), st.empty(), []

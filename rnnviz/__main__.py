@@ -7,11 +7,10 @@ import argparse
 import sys
 
 from rnnviz import PRESETS, Config, ConfigError, analyse_with_gradients
-from rnnviz.brackets import BRACKET_SEQUENCES
-from rnnviz.cells import CELLS
-from rnnviz.config import DEVICES, DTYPES, INITIAL_STATES, NONLINEARITIES, TASKS
+from rnnviz.config import CONFIG_DEFAULTS, controls
+from rnnviz.controls import flag
 from rnnviz.report import make_report, report_json
-from rnnviz.training import TASK_DEFAULTS
+from rnnviz.training import task_start
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,39 +19,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"rnnviz: error: {message}\n")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    """The command line of DESIGN.md; every option defaults to None (the preset's or Config's value)."""
+def parser() -> argparse.ArgumentParser:
+    """The command line (docs/cli.md): an option per Config field, from its Control, then the report's options."""
     p = _Parser(prog="python -m rnnviz", description=__doc__.splitlines()[0], argument_default=None)
     p.add_argument("--preset", choices=list(PRESETS), help="one of the blog's four sections")
-    p.add_argument("--sequences", nargs="+", action="extend", metavar="S", help="the batch, one argument per sequence")
-    p.add_argument("--cell", choices=list(CELLS))
-    p.add_argument("--nonlinearity", choices=NONLINEARITIES, help="RNN only")
-    p.add_argument("--layers", type=int)
-    p.add_argument("--bidirectional", action="store_true", default=None)
-    p.add_argument("--hidden", type=int, help="hidden_size")
-    p.add_argument("--embedding", type=int, help="embedding size E")
-    p.add_argument("--proj", type=int, help="LSTM proj_size (0: none)")
-    p.add_argument("--batch-first", action="store_true", default=None)
-    p.add_argument("--packed", action="store_true", default=None)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=DEVICES)
-    p.add_argument("--dtype", choices=DTYPES)
-    p.add_argument("--h0", choices=INITIAL_STATES, help="h_0: zeros, random (seeded), or carry over a split")
-    p.add_argument("--split", type=int, metavar="K", help="with --h0 carry: the first chunk's length (0: T // 2)")
-    p.add_argument("--dropout", type=float, metavar="P", help="between layers, in train mode (0 <= P < 1)")
-    p.add_argument("--train-mode", action="store_true", default=None, help="the module in train mode")
-    p.add_argument("--task", choices=TASKS, help="brackets: train next-character prediction first")
-    p.add_argument("--steps", type=int, help="with --task: Adam steps (0: the task's default)")
+    for name, ctl in controls().items():
+        p.add_argument(flag(name), dest=name, help=ctl.help, **OPTION_KINDS[ctl.widget](ctl))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--tensors", action="store_true", help="with --json: include output, h_n, c_n")
     p.add_argument("--gradients", action="store_true", help="the gradient relations; with --json, the map too")
+    return p
+
+
+OPTION_KINDS = {  # a Control's widget -> its option's argparse keywords (every option defaults to None: unset)
+    "lines": lambda ctl: dict(nargs="+", action="extend", metavar="S"),
+    "select": lambda ctl: dict(choices=list(ctl.choices)),
+    "number": lambda ctl: dict(type=int, metavar="N"),
+    "fraction": lambda ctl: dict(type=float, metavar="P"),
+    "toggle": lambda ctl: dict(action=argparse.BooleanOptionalAction),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line's options; every Config option is None where it was not given (the preset's value)."""
+    p = parser()
     return p.parse_args(sequences_as_values(list(sys.argv[1:] if argv is None else argv), p))
 
 
-def sequences_as_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+def sequences_as_values(argv: list[str], cli: argparse.ArgumentParser) -> list[str]:
     """Every argument after --sequences up to the next option becomes --sequences=VALUE, so that a sequence may
     start with '-' (argparse would read '-x' as an option)."""
-    options = set(parser._option_string_actions)
+    options = set(cli._option_string_actions)
     out, taken = [], None  # taken: how many values the open --sequences has, None when none is open
     for arg in argv:
         if taken is not None and arg.split("=", 1)[0] not in options:
@@ -72,14 +69,12 @@ def sequences_as_values(argv: list[str], parser: argparse.ArgumentParser) -> lis
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset (or the default Config), with every option given on the command line applied.
 
-    With a task, hidden and embedding default to the task's (TASK_DEFAULTS), the sequences to a few bracket strings.
+    With a task, the batch and sizes not given are the task's (rnnviz.training.task_start).
     """
     base = PRESETS[args.preset] if args.preset else Config()
-    report_only = ("preset", "json", "tensors", "gradients")
-    options = {k: v for k, v in vars(args).items() if v is not None and k not in report_only}
+    options = {k: v for k, v in vars(args).items() if v is not None and k in CONFIG_DEFAULTS}
     if options.get("task", "none") != "none":
-        defaults = {"hidden": TASK_DEFAULTS["hidden"], "embedding": TASK_DEFAULTS["embedding"]}
-        options = {"sequences": BRACKET_SEQUENCES, **defaults, **options}
+        options = {**task_start(), **options}
     return base.replace(**options)
 
 

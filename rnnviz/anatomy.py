@@ -47,12 +47,6 @@ def output_index(config, t: int, b: int, direction: int) -> str:
     return f"output[{at}, {direction * H}:{(direction + 1) * H}]"
 
 
-def state_name(config, layer: int, direction: int) -> str:
-    """A state's row in h_n in words: h_n[3]: layer 1 backward."""
-    k = layer * config.directions + direction
-    return f"h_n[{k}]: layer {layer} {('forward', 'backward')[direction]}"
-
-
 def places(result, b: int, layer: int, direction: int, t: int) -> list[str]:
     """Where one state sits in what the layer returned, by position: output[...], h_n[k, b] (and c_n), or nothing."""
     frame = cells(result)

@@ -61,6 +61,7 @@ class Cell:
     module: type  # nn.RNN, nn.LSTM or nn.GRU
     step: object  # the step by hand, above
     equations: tuple[str, ...]  # LaTeX; {prev} is t-1 forward, t+1 backward
+    gates: tuple[str, ...]  # the blocks of hidden rows in weight_ih and weight_hh, in torch's order
     has_cell_state: bool = False  # c_n (and the projection, proj_size) exist
     has_nonlinearity: bool = False  # the nonlinearity option (tanh or relu) exists
 
@@ -77,6 +78,7 @@ CELLS = {
         nn.RNN,
         rnn_step,
         (r"h_t = ACT(W_{ih} x_t + b_{ih} + W_{hh} h_{prev} + b_{hh})",),
+        ("h",),
         has_nonlinearity=True,
     ),
     "lstm": Cell(
@@ -92,6 +94,7 @@ CELLS = {
             r"c_t = f_t \odot c_{prev} + i_t \odot g_t",
             r"h_t = o_t \odot \tanh(c_t)",
         ),
+        ("i", "f", "g", "o"),
         has_cell_state=True,
     ),
     "gru": Cell(
@@ -105,6 +108,7 @@ CELLS = {
             r"n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{prev} + b_{hn}))",
             r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{prev}",
         ),
+        ("r", "z", "n"),
     ),
 }
 PROJECTION = r"h_t = W_{hr} \, (o_t \odot \tanh(c_t))"  # an LSTM's last line with proj_size

@@ -4,10 +4,13 @@ An invalid Config cannot be built, so nothing invalid ever reaches torch.
 """
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from rnnviz.brackets import TASK_VOCAB
 from rnnviz.cells import CELLS
+from rnnviz.controls import Control, control
 
 BLOG_SEQUENCES = ("long_str", "tiny", "medium")
 
@@ -16,7 +19,6 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
 INITIAL_STATES = ("zeros", "random", "carry")  # h_0: torch's default, drawn after building, or carried over a split
 TASKS = ("none", "brackets")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per cell: the recurrent weights are GATES x hidden rows
 
 # -----------------------------------------------------------------------------
 # Limits: one link must never be able to take the server down.
@@ -27,6 +29,7 @@ MAX_LAYERS = 6
 MAX_HIDDEN = 256
 MAX_EMBEDDING = 256
 MAX_SEED = 2**32 - 1
+MAX_DROPOUT = 0.95
 MAX_CELLS = 20_000  # numbers sent to the browser per heatmap; tables and downloads stay whole
 CACHE_ENTRIES = 32  # analyses (and their layer outputs and pictures) a dashboard server keeps...
 CACHE_BYTES = 192 * 2**20  # ...while their tensors fit here: the largest config, in float64, holds ~155 MB
@@ -34,36 +37,92 @@ MAX_STEPS = 1000  # Adam steps of a task's training
 # Recurrent weights a task may train: a step costs ~10 ms + ~0.15 us a weight on the 2-core machine, so the largest
 # (1000 steps of 100,000 weights) trains in ~25 s, and the exported script carries at most ~2 MB of weights.
 MAX_TASK_WEIGHTS = 100_000
-TRAININGS = 4  # trained models a process keeps (rnnviz.model.trained), the most recently used
+TRAININGS = 4  # trained models a process keeps (rnnviz.training.trained), the most recently used
 
 
 class ConfigError(ValueError):
     """An input the user can fix; its message says what is wrong and what is allowed."""
 
 
+def _cell_label(name: str) -> str:
+    return CELLS[name].label
+
+
+def _rnn_only(values) -> str | None:
+    cell = CELLS.get(values["cell"])
+    return None if cell is None or cell.has_nonlinearity else f"only for the RNN cell: {cell.label} has fixed gates"
+
+
+def _lstm_only(values) -> str | None:
+    cell = CELLS.get(values["cell"])
+    return None if cell is None or cell.has_cell_state else f"only for the LSTM cell, not {cell.label}"
+
+
+def _carry_only(values) -> str | None:
+    return None if values["h0"] == "carry" else "the first chunk's length when h0 is carry"
+
+
+def _task_only(values) -> str | None:
+    return None if values["task"] != "none" else "for a task's training (task brackets)"
+
+
 @dataclass(frozen=True)
 class Config:
-    """Everything that determines a run, and so every number rnnviz shows."""
+    """Everything that determines a run, and so every number rnnviz shows; each field carries its Control."""
 
-    sequences: tuple[str, ...] = BLOG_SEQUENCES
-    cell: str = "rnn"
-    nonlinearity: str = "tanh"
-    layers: int = 1
-    bidirectional: bool = False
-    hidden: int = 5
-    embedding: int = 5
-    proj: int = 0  # LSTM proj_size; 0 means no projection
-    batch_first: bool = False
-    packed: bool = False
-    seed: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    h0: str = "zeros"  # the initial state: zeros (torch's default), random (seeded, drawn after building), carry
-    split: int = 0  # with h0 carry: the first chunk's length K (1 <= K < T); 0 means T // 2
-    dropout: float = 0.0  # nn.RNN's dropout P: on each layer's output but the last, in train mode only
-    train_mode: bool = False  # the module in train mode (dropout on), else eval mode
-    task: str = "none"  # none, or brackets: first train next-character prediction, then run the trained weights
-    steps: int = 0  # with a task: its Adam steps; 0 means the task's default (TASK_DEFAULTS["steps"])
+    sequences: tuple[str, ...] = control(
+        BLOG_SEQUENCES, "Sequences, one per line", "The batch, one sequence per line (an argument each).", "lines"
+    )
+    cell: str = control(
+        "rnn", "Cell", "The recurrent layer: nn.RNN, nn.LSTM or nn.GRU.", "select", choices=CELLS,
+        labels=_cell_label, trains=True,
+    )  # fmt: skip
+    nonlinearity: str = control(
+        "tanh", "Nonlinearity", "The RNN cell's activation.", "select", choices=NONLINEARITIES, off=_rnn_only,
+        trains=True,
+    )  # fmt: skip
+    layers: int = control(1, "Layers", "num_layers: each layer reads the output of the one below.", "number",
+                          bounds=(1, MAX_LAYERS), trains=True)  # fmt: skip
+    bidirectional: bool = control(
+        False, "Bidirectional", "A second direction, with weights of its own, reads each sequence from its end.",
+        "toggle", trains=True,
+    )  # fmt: skip
+    hidden: int = control(5, "Hidden size", "hidden_size: the units of each layer and direction.", "number",
+                          bounds=(1, MAX_HIDDEN), trains=True)  # fmt: skip
+    embedding: int = control(5, "Embedding size", "E, the embedding's size: the layer's input_size.", "number",
+                             bounds=(1, MAX_EMBEDDING), trains=True)  # fmt: skip
+    proj: int = control(
+        0, "proj_size", "LSTM only: h is projected to this many units; 0, no projection. Below the hidden size.",
+        "number", bounds=(0, MAX_HIDDEN - 1), off=_lstm_only, trains=True,
+    )  # fmt: skip
+    batch_first: bool = control(False, "batch_first", "output (B, T, D*H) instead of (T, B, D*H).", "toggle")
+    packed: bool = control(
+        False, "Packed (pack_padded_sequence)", "Each sequence stops at its own length.", "toggle"
+    )
+    seed: int = control(0, "Seed", "Seeds the embedding, the layer's weights and every random draw.", "number",
+                        bounds=(0, MAX_SEED), trains=True)  # fmt: skip
+    device: str = control("auto", "Device", "auto: CUDA where there is one, else the CPU.", "select", choices=DEVICES)
+    dtype: str = control("float32", "dtype", "The module's and the input's floating-point type.", "select",
+                         choices=DTYPES)  # fmt: skip
+    h0: str = control(
+        "zeros", "Initial state h_0", "zeros (torch's default), random (seeded, drawn after building), or carry: "
+        "the first chunk's h_n starts the second.", "select", choices=INITIAL_STATES,
+    )  # fmt: skip
+    split: int = control(
+        0, "split K (first chunk)", "With h_0 carry: the first chunk's length K; 0: T // 2.", "number",
+        bounds=(0, MAX_LENGTH - 1), off=_carry_only,
+    )  # fmt: skip
+    dropout: float = control(
+        0.0, "dropout", "Between layers, in train mode only: on each layer's output but the last.", "fraction",
+        bounds=(0.0, MAX_DROPOUT),
+    )  # fmt: skip
+    train_mode: bool = control(False, "Train mode (dropout on)", "The module in train mode, else eval mode.", "toggle")
+    task: str = control(
+        "none", "Task: train first", "brackets: train next-character prediction on generated bracket text, then "
+        "show the trained layer.", "select", choices=TASKS,
+    )  # fmt: skip
+    steps: int = control(0, "training steps", "With a task: its Adam steps; 0: the task's default.", "number",
+                         bounds=(0, MAX_STEPS), off=_task_only)  # fmt: skip
 
     def __post_init__(self):
         if not isinstance(self.sequences, (tuple, list)):
@@ -112,27 +171,14 @@ class Config:
 
 def validate(config: Config) -> None:
     """Raise ConfigError with a plain-words message if the config cannot be run."""
-    _check_sequences(config.sequences)
-    _check_choice("cell", config.cell, tuple(CELLS))
-    _check_choice("nonlinearity", config.nonlinearity, NONLINEARITIES)
-    _check_choice("device", config.device, DEVICES)
-    _check_choice("dtype", config.dtype, DTYPES)
-    _check_int("layers", config.layers, 1, MAX_LAYERS)
-    _check_int("hidden", config.hidden, 1, MAX_HIDDEN)
-    _check_int("embedding", config.embedding, 1, MAX_EMBEDDING)
-    _check_int("proj", config.proj, 0, MAX_HIDDEN - 1)
-    _check_int("seed", config.seed, 0, MAX_SEED)
-    for name in ("bidirectional", "batch_first", "packed", "train_mode"):
-        if not isinstance(getattr(config, name), bool):
-            raise ConfigError(f"{name} must be true or false.")
-    cell = CELLS[config.cell]
-    if config.nonlinearity != "tanh" and not cell.has_nonlinearity:
-        raise ConfigError(
-            f"nonlinearity {config.nonlinearity} is only for the plain RNN cell: {cell.label} has fixed gate "
-            "nonlinearities. Choose tanh, or the RNN cell."
-        )
-    if config.proj and not cell.has_cell_state:
-        raise ConfigError(f"proj (proj_size) is only for the LSTM cell, not {cell.label}; set it to 0.")
+    values = vars(config)
+    for name, ctl in controls().items():
+        _check_control(name, values[name], ctl)
+    for name, ctl in controls().items():
+        reason = ctl.off and ctl.off(values)
+        default = CONFIG_DEFAULTS[name]
+        if reason and values[name] != default:
+            raise ConfigError(f"{name} {values[name]} is {reason}; set {name} to {default}.")
     if config.proj >= config.hidden:
         raise ConfigError(
             f"proj must be smaller than hidden (got proj {config.proj}, hidden "
@@ -141,6 +187,24 @@ def validate(config: Config) -> None:
     _check_initial_state(config)
     _check_dropout(config)
     _check_task(config)
+
+
+def _check_control(name: str, value, ctl: Control) -> None:
+    """The checks every control of its widget kind needs: its type, and its choices or bounds."""
+    if ctl.widget == "lines":
+        _check_sequences(value)
+    elif ctl.widget == "select":
+        _check_choice(name, value, tuple(ctl.choices))
+    elif ctl.widget == "number":
+        _check_int(name, value, *ctl.bounds)
+    elif ctl.widget == "toggle" and not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false.")
+    elif ctl.widget == "fraction":
+        low, high = ctl.bounds
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number (got {value!r}).")
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high} (got {value}).")
 
 
 def _check_sequences(sequences: tuple) -> None:
@@ -166,11 +230,7 @@ def _check_sequences(sequences: tuple) -> None:
 
 
 def _check_initial_state(config: Config) -> None:
-    _check_choice("h0", config.h0, INITIAL_STATES)
-    _check_int("split", config.split, 0, MAX_LENGTH - 1)
     if config.h0 != "carry":
-        if config.split:
-            raise ConfigError("split is the first chunk's length when h0 is carry: set h0 to carry, or split to 0.")
         return
     lengths = [len(seq) for seq in config.sequences]
     T, K = max(lengths), config.chunk
@@ -187,11 +247,6 @@ def _check_initial_state(config: Config) -> None:
 
 
 def _check_dropout(config: Config) -> None:
-    p = config.dropout
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise ConfigError(f"dropout must be a number (got {p!r}).")
-    if not 0 <= p < 1:
-        raise ConfigError(f"dropout must be at least 0 and below 1 (got {p}): the chance that a unit is zeroed.")
     if config.draws_masks and config.device == "cuda":
         raise ConfigError(
             "Train mode with dropout draws its masks from the CPU generator, so it runs on the CPU: "
@@ -200,11 +255,7 @@ def _check_dropout(config: Config) -> None:
 
 
 def _check_task(config: Config) -> None:
-    _check_choice("task", config.task, TASKS)
-    _check_int("steps", config.steps, 0, MAX_STEPS)
     if config.task == "none":
-        if config.steps:
-            raise ConfigError("steps is for a task's training: set task to brackets, or steps to 0.")
         return
     allowed = set(TASK_VOCAB[1:])
     for n, seq in enumerate(config.sequences, start=1):
@@ -223,12 +274,11 @@ def _check_task(config: Config) -> None:
 
 
 def recurrent_weights(config: Config) -> int:
-    """How many weights the recurrent layer has (biases aside): what a training step costs, roughly."""
-    H, total = config.state_size, 0
-    for layer in range(config.layers):
-        inputs = config.embedding if layer == 0 else config.directions * H
-        total += config.directions * (GATES[config.cell] * config.hidden * (inputs + H) + config.proj * config.hidden)
-    return total
+    """How many weights the recurrent layer has (biases aside): the multiply-adds of one step of the stack for one
+    sequence, and roughly what a training step costs."""
+    c, H, rows = config, config.state_size, len(CELLS[config.cell].gates) * config.hidden
+    inputs = [c.embedding] + [c.directions * H] * (c.layers - 1)
+    return sum(c.directions * (rows * (n + H) + c.proj * c.hidden) for n in inputs)
 
 
 def _check_choice(name: str, value, choices: tuple) -> None:
@@ -243,9 +293,34 @@ def _check_int(name: str, value, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be between {low} and {high} (got {value}).")
 
 
-def parse_sequences(text: str) -> tuple[str, ...]:
-    """Split text into sequences, one per line; empty lines are dropped."""
-    return tuple(line.removesuffix("\r") for line in text.split("\n") if line.removesuffix("\r"))
+# -----------------------------------------------------------------------------
+# The controls: every field's Control, and configs made from (or told as) the controls' values
+
+
+def controls() -> dict[str, Control]:
+    """Every Config field's Control, in the fields' order."""
+    return {f.name: f.metadata["control"] for f in dataclasses.fields(Config)}
+
+
+CONFIG_DEFAULTS = MappingProxyType({f.name: f.default for f in dataclasses.fields(Config)})
+
+
+def off_reasons(values: Mapping) -> dict[str, str]:
+    """name -> why that control does not apply to the other values (its widget is disabled), for those that don't."""
+    return {name: reason for name, ctl in controls().items() if ctl.off and (reason := ctl.off(values))}
+
+
+def config_from_controls(values: Mapping) -> Config:
+    """The Config of every control's value (name -> value), a control that does not apply taking its default, as a
+    disabled widget's value does not count. ConfigError if the rest cannot be run."""
+    values = dict(values)
+    values.update({name: CONFIG_DEFAULTS[name] for name in off_reasons(values)})
+    return Config(**values)
+
+
+def changes(config: Config) -> dict:
+    """The fields whose values differ from the default Config's, as JSON-ready values."""
+    return {name: value for name, value in config.as_dict().items() if getattr(config, name) != CONFIG_DEFAULTS[name]}
 
 
 # The blog's four sections: RNN, H = E = 5, one or two layers, one or two directions.

@@ -14,7 +14,8 @@ from functools import partial
 import torch
 from torch.func import jvp, vmap
 
-from rnnviz.config import Config, ConfigError
+from rnnviz.cells import CELLS
+from rnnviz.config import Config, ConfigError, recurrent_weights
 from rnnviz.model import BUILD_LOCK, layer_modules, recurrent_module, reverse_steps, state_rows, to_state
 
 # -----------------------------------------------------------------------------
@@ -29,7 +30,6 @@ NS_PER_GATE_UNIT = 9.5
 MS_PER_STEP = 0.45
 MAX_GRADIENT_SECONDS = 1.0
 BLOCK_ELEMENTS = 2**21  # a block's tangents of the gates, seeds x T x B x D x gates x hidden: 16 MB, ~6 such at once
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 # torch's forward-mode levels are process-wide: two threads (two dashboard sessions) pushing tangents at once break
 # each other's levels ("no level exists"). One map is computed at a time.
@@ -39,15 +39,9 @@ FORWARD_AD_LOCK = threading.Lock()
 def block_steps(config: Config) -> int:
     """How many input steps s one block of tangents covers (all E units of each)."""
     c = config
-    per_step = c.embedding * max(map(len, c.sequences)) * len(c.sequences) * c.directions * GATES[c.cell] * c.hidden
+    gate_rows = len(CELLS[c.cell].gates) * c.hidden
+    per_step = c.embedding * max(map(len, c.sequences)) * len(c.sequences) * c.directions * gate_rows
     return max(1, BLOCK_ELEMENTS // per_step)
-
-
-def multiply_adds(config: Config) -> int:
-    """Multiply-adds of one step of the whole stack for one sequence: one per entry of its weight matrices."""
-    c, H = config, config.state_size
-    inputs = [c.embedding] + [c.directions * H] * (c.layers - 1)
-    return sum(c.directions * (GATES[c.cell] * c.hidden * (n + H) + c.proj * c.hidden) for n in inputs)
 
 
 def gradient_seconds(config: Config) -> float:
@@ -55,10 +49,10 @@ def gradient_seconds(config: Config) -> float:
     c = config
     T, B, L, D = max(map(len, c.sequences)), len(c.sequences), c.layers, c.directions
     tangents = c.embedding * T * B * T  # seeds (s, e) x sequences x steps
-    gate_units = L * D * GATES[c.cell] * c.hidden
+    gate_units = L * D * len(CELLS[c.cell].gates) * c.hidden
     blocks = -(-T // block_steps(c))
     return (
-        tangents * (multiply_adds(c) * NS_PER_MULTIPLY_ADD + gate_units * NS_PER_GATE_UNIT) * 1e-9
+        tangents * (recurrent_weights(c) * NS_PER_MULTIPLY_ADD + gate_units * NS_PER_GATE_UNIT) * 1e-9
         + blocks * T * L * D * MS_PER_STEP * 1e-3
     )
 
@@ -175,22 +169,6 @@ def connectivity(result) -> torch.Tensor:
 
 # -----------------------------------------------------------------------------
 # The checks: each returns numbers; the relations decide
-
-
-def causal_leak(values: torch.Tensor, layer: int, direction: int) -> float:
-    """The largest norm that causality says is 0: s > t going forward (direction 0), s < t going backward."""
-    T = values.shape[-1]
-    future = torch.ones(T, T, dtype=torch.bool).triu(1)  # [t, s]: s > t
-    leaks = values[layer, direction][:, future if direction == 0 else future.t()]  # (B, entries)
-    return leaks.max().item() if leaks.numel() else 0.0
-
-
-def padding_leak(values: torch.Tensor, lengths) -> float:
-    """The largest norm of a state at a real step (t < len_b), of any layer and direction, for a <pad> input."""
-    steps, n = torch.arange(values.shape[-1]), torch.tensor(lengths).view(-1, 1, 1)
-    real_from_pad = (steps.view(-1, 1) < n) & (steps.view(1, -1) >= n)  # (B, T, S)
-    leaks = values[:, :, real_from_pad]  # (L, D, entries)
-    return leaks.max().item() if leaks.numel() else 0.0
 
 
 # Central differences in float64: truncation ~ FD_STEP^2 * |h'''|, rounding ~ 1e-16 * |h| / FD_STEP; measured over

@@ -6,14 +6,13 @@ with the RNN cell) is dropped and named, and the rest of the link still opens. h
 may run only at the link's split, and a split is only for a carry): they are tried as one first.
 """
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rnnviz.config import PRESETS, Config, ConfigError, parse_sequences, preset_of
+from rnnviz.config import CONFIG_DEFAULTS, PRESETS, Config, ConfigError, changes, controls, preset_of
 from rnnviz.model import resolve_device
 
-CONFIG_KEYS = tuple(field.name for field in dataclasses.fields(Config))
+CONFIG_KEYS = tuple(CONFIG_DEFAULTS)
 TOGETHER = {"h0": ("h0", "split")}  # a key -> the keys tried with it, as one change, before each alone
 MAX_SHOWN = 80  # characters of a dropped value quoted back
 
@@ -66,28 +65,17 @@ def _applied(config: Config, keys: list[str], params: Mapping[str, str]) -> Conf
 
 
 def field_value(key: str, text: str):
-    """A link's text as the Config field's value: whole numbers as Streamlit reads them (2.7 -> 2), true/false,
-    and fractions (dropout) as they are written."""
-    default = getattr(Config(), key)
-    if key == "sequences":
-        return parse_sequences(text)
-    if key == "cell":
-        return text.lower()  # the dashboard shows LSTM, the command line says lstm
-    if isinstance(default, bool):
-        if text.lower() not in ("true", "false"):
-            raise ValueError(f"{key} must be true or false")
-        return text.lower() == "true"
-    if isinstance(default, int):
-        try:
-            return int(float(text))
-        except (ValueError, OverflowError):  # not a number, nan, inf
-            raise ValueError(f"{key} must be a whole number") from None
-    if isinstance(default, float):
-        try:
-            return float(text)  # nan and inf read as numbers: Config names what is wrong with them
-        except ValueError:
-            raise ValueError(f"{key} must be a number") from None
-    return text
+    """A link's text as the Config field's value (its Control reads it)."""
+    return controls()[key].from_text(key, text)
+
+
+def link_params(config: Config) -> dict[str, str]:
+    """The URL parameters that open config: each field that differs from the default, as its widget shows it."""
+    params = {}
+    for name in changes(config):
+        shown = controls()[name].shown(getattr(config, name))
+        params[name] = str(shown).lower() if isinstance(shown, bool) else str(shown)
+    return params
 
 
 def _dropped(key: str, text: str, why: str) -> str:

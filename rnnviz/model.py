@@ -23,9 +23,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz.batch import Batch, make_batch
 from rnnviz.brackets import TASK_VOCAB
-from rnnviz.cache import TensorCache
 from rnnviz.cells import CELLS
-from rnnviz.config import TRAININGS, Config, ConfigError
+from rnnviz.config import Config, ConfigError
 
 # torch's random generator is global: two threads (two dashboard sessions) seeding and building at once would draw
 # each other's numbers. Seeding, building, h_0 and a forward that draws masks happen under this lock; reentrant, so
@@ -118,32 +117,6 @@ def task_batch(config: Config) -> Batch:
     return replace(batch, vocab=TASK_VOCAB, ids=ids, padded=task_ids[batch.padded])
 
 
-TRAINED = TensorCache(max_entries=TRAININGS, max_bytes=64 * 2**20)  # a Training holds <= 100k weights, ~0.5 MB
-
-
-def task_model(config: Config) -> tuple[Config, int]:
-    """What a task's training depends on: the model's fields (the rest of a Config left at its default), and steps."""
-    from rnnviz.training import TASK_DEFAULTS  # here: rnnviz.training builds its model with this module
-
-    model = ("cell", "nonlinearity", "layers", "bidirectional", "hidden", "embedding", "proj", "seed")
-    return Config(**{name: getattr(config, name) for name in model}), config.steps or TASK_DEFAULTS["steps"]
-
-
-def trained(config: Config, on_step=None):
-    """The Training a task config runs: trained once per distinct model and steps (the last TRAININGS are kept).
-    on_step(step, loss, steps) follows a training that runs now (a cached one calls nothing)."""
-    from rnnviz.training import train
-
-    model, steps = task_model(config)
-    follow = None if on_step is None else (lambda step, loss: on_step(step, loss, steps))
-    return TRAINED.get((model, steps), lambda: train(model, steps, follow))
-
-
-def is_trained(config: Config) -> bool:
-    """Whether trained(config) would return at once."""
-    return task_model(config) in TRAINED
-
-
 @contextmanager
 def contract_threads():
     """Inside, torch runs on THREADS intra-op threads (a process-wide setting, put back on exit if it changed)."""
@@ -157,11 +130,15 @@ def contract_threads():
             torch.set_num_threads(before)
 
 
-def run(config: Config) -> RunResult:
-    """Build the batch and the model for config, run it, and return everything on the CPU."""
+def run(config: Config, training=None) -> RunResult:
+    """Build the batch and the model for config, run it, and return everything on the CPU.
+
+    A task's config runs its trained weights: training, the rnnviz.training.Training (rnnviz.run finds it).
+    """
+    if (config.task != "none") != (training is not None):
+        raise ValueError("a task's config runs with its training, and only it: use rnnviz.run(config)")
     device, dtype = run_device(config), getattr(torch, config.dtype)
     batch = make_batch(config.sequences, config.batch_first) if config.task == "none" else task_batch(config)
-    training = None if config.task == "none" else trained(config)  # before the lock: it takes seconds
     with BUILD_LOCK if config.draws_masks else nullcontext():  # the masks come right after building
         embedding, rnn, state, caught = build(config, len(batch.vocab), len(batch.lengths))
         if training is not None:

@@ -34,6 +34,7 @@ class Relation:
     max_abs_diff: float | None  # between the two sides; None where the sides are shapes
     why: str  # why a guaranteed relation holds; why a lesson's claim tempts; or why it holds by coincidence
     per_sequence: tuple[bool, ...] | None = None  # whether the claim holds for each sequence b, where it splits so
+    needs: tuple[str, ...] = ()  # the comparisons (rnnviz.runs) whose tensors it names
 
     @property
     def expected(self) -> bool:
@@ -95,7 +96,6 @@ class Sizes(NamedTuple):
 class Spec:
     """A relation before it is evaluated: its claim as (lhs, rhs) pairs and its sentences."""
 
-    id: str
     guaranteed: bool
     statement: str
     why: str
@@ -143,22 +143,41 @@ def forward_end(s: Sizes) -> str:
 # -----------------------------------------------------------------------------
 # The catalog: one function per relation, in the order the page shows them
 
-CATALOG = []
+
+@dataclass(frozen=True)
+class Entry:
+    """A relation of the catalog: its id, the comparisons it needs, and its function of Sizes -> Spec or None."""
+
+    id: str  # names the claim checked; for a lesson, the tempting claim
+    needs: tuple[str, ...]  # the comparisons (rnnviz.runs.COMPARISONS) whose tensors it names: without, it won't apply
+    spec: object  # (Sizes, extra) -> Spec, or None where it does not apply to the config
+
+    @property
+    def doc(self) -> str:
+        """What it claims and when it applies: the function's docstring."""
+        return self.spec.__doc__ or ""
 
 
-def entry(function):
-    """Register a catalog entry: a function of Sizes (and the extra runs) returning a Spec, or None."""
-    CATALOG.append(function)
-    return function
+CATALOG: list[Entry] = []
 
 
-@entry
+def entry(rid: str, needs: tuple[str, ...] = ()):
+    """Register the decorated function as the catalog entry rid, which applies only where its needs were computed."""
+
+    def register(function):
+        CATALOG.append(Entry(rid, needs, function))
+        return function
+
+    return register
+
+
+@entry("output-shape")
 def output_shape(s: Sizes, extra) -> Spec:
+    """output is [T, B, D*H] ([B, T, D*H] with batch_first): every step of the top layer. Always."""
     shape, names = (
         ((s.B, s.T, s.D * s.H), "[B, T, D*H]") if s.config.batch_first else ((s.T, s.B, s.D * s.H), "[T, B, D*H]")
     )
     return Spec(
-        "output-shape",
         True,
         f"output holds every time step of the top layer: {names} = {list(shape)}.",
         "One row per time step and sequence; both directions side by side in the last axis.",
@@ -167,11 +186,11 @@ def output_shape(s: Sizes, extra) -> Spec:
     )
 
 
-@entry
+@entry("h_n-shape")
 def h_n_shape(s: Sizes, extra) -> Spec:
+    """h_n is [L*D, B, H], batch_first or not. Always."""
     shape = (s.L * s.D, s.B, s.H)
     return Spec(
-        "h_n-shape",
         True,
         f"h_n holds the final state of every layer and direction: [L*D, B, H] = {list(shape)}, batch_first or not.",
         "h_n has no time axis, so batch_first never moves it.",
@@ -180,13 +199,13 @@ def h_n_shape(s: Sizes, extra) -> Spec:
     )
 
 
-@entry
+@entry("c_n-shape")
 def c_n_shape(s: Sizes, extra) -> Spec | None:
+    """c_n is [L*D, B, hidden]: the cell state is never projected. LSTM."""
     if not CELLS[s.config.cell].has_cell_state:
         return None
     shape = (s.L * s.D, s.B, s.config.hidden)
     return Spec(
-        "c_n-shape",
         True,
         f"c_n, the LSTM's final cell state, is [L*D, B, hidden] = {list(shape)}.",
         "The cell state is never projected, so its last axis is hidden_size even when proj_size is set.",
@@ -195,15 +214,15 @@ def c_n_shape(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("h_0-shape")
 def h_0_shape(s: Sizes, extra) -> Spec | None:
+    """h_0 (and c_0) are laid out like h_n, batch_first or not. h0 random or carry."""
     if s.config.h0 == "zeros":
         return None
     lstm = CELLS[s.config.cell].has_cell_state
     shapes = (("h_0", (s.L * s.D, s.B, s.H)), ("c_0", (s.L * s.D, s.B, s.config.hidden)))[: 2 if lstm else 1]
     given = "the random h_0 drawn after building" if s.config.h0 == "random" else "the first chunk's h_n, carried"
     return Spec(
-        "h_0-shape",
         True,
         f"h_0 ({given}) is [L*D, B, H] = {list(shapes[0][1])}"
         + (f", c_0 [L*D, B, hidden] = {list(shapes[1][1])}" if lstm else "")
@@ -215,10 +234,10 @@ def h_0_shape(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("h_n-layout")
 def h_n_layout(s: Sizes, extra) -> Spec:
+    """h_n[l*D + d] is layer l, direction d: h_n.view(L, D, B, H) only splits the first axis. Always."""
     return Spec(
-        "h_n-layout",
         True,
         f"h_n[l*D + d] is layer l, direction d: the view hv = h_n.view{(s.L, s.D, s.B, s.H)} only splits the first "
         "axis.",
@@ -229,11 +248,12 @@ def h_n_layout(s: Sizes, extra) -> Spec:
     )
 
 
-@entry
+@entry("final-output-is-forward-h_n")
 def final_output_is_forward_h_n(s: Sizes, extra) -> Spec:
+    """output's forward half at t = T-1 is the top layer's forward h_n; a lesson when packed with a sequence shorter
+    than T. Always."""
     guaranteed = not s.config.packed or s.full
     return Spec(
-        "final-output-is-forward-h_n",
         guaranteed,
         "The forward half of output at the last time step is the top layer's forward h_n (hv[-1, 0])."
         if guaranteed
@@ -248,11 +268,12 @@ def final_output_is_forward_h_n(s: Sizes, extra) -> Spec:
     )
 
 
-@entry
+@entry("true-last-step-is-h_n")
 def true_last_step_is_h_n(s: Sizes, extra) -> Spec:
+    """output's forward half at each sequence's last real step is its forward h_n; a lesson when padded and not packed.
+    Always."""
     guaranteed = s.config.packed or s.full
     return Spec(
-        "true-last-step-is-h_n",
         guaranteed,
         "At each sequence's true last step (t = len_b - 1) the forward half of output is its forward h_n."
         if guaranteed
@@ -268,13 +289,14 @@ def true_last_step_is_h_n(s: Sizes, extra) -> Spec:
     )
 
 
-@entry
+@entry("first-output-is-backward-h_n")
 def first_output_is_backward_h_n(s: Sizes, extra) -> Spec | None:
+    """output's backward half at t = 0 is the top layer's backward h_n; a lesson when carried over a split.
+    Bidirectional."""
     if s.D == 1:
         return None
     K = s.config.chunk
     return Spec(
-        "first-output-is-backward-h_n",
         not K,
         f"The backward half of output at t = 0 is the top layer's backward h_n (hv[-1, 1] = h_n[{s.L * 2 - 1}])."
         if not K
@@ -289,14 +311,15 @@ def first_output_is_backward_h_n(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("final-output-backward-is-h_n")
 def final_output_backward_is_h_n(s: Sizes, extra) -> Spec | None:
+    """The tempting claim that output's backward half at t = T-1 is the backward h_n (it is where that direction
+    starts); guaranteed only when its last run is one step long. Bidirectional."""
     if s.D == 1:
         return None
     end = s.config.chunk  # where the backward direction of the last (or only) run ends
     guaranteed = end == s.T - 1
     return Spec(
-        "final-output-backward-is-h_n",
         guaranteed,
         f"With one time step{' in the second chunk' if end else ''}, the backward half of output at t = T-1 = {end} "
         "is the top layer's backward h_n."
@@ -313,13 +336,13 @@ def final_output_backward_is_h_n(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("lower-layer-h_n-is-final-output")
 def lower_layer_h_n_is_final_output(s: Sizes, extra) -> Spec | None:
+    """The tempting claim that h_n[0] is where output ends: it is layer 0's final state. Two layers or more."""
     if s.L == 1:
         return None
     top = (s.L - 1) * s.D
     return Spec(
-        "lower-layer-h_n-is-final-output",
         False,
         f"output holds the top layer only. h_n[0] is layer 0's final state, so it is not where output holds h_n: "
         f"that is the top layer's forward h_n, hv[-1, 0] = h_n[{top}].",
@@ -331,12 +354,12 @@ def lower_layer_h_n_is_final_output(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("padding-output-is-zero")
 def padding_output_is_zero(s: Sizes, extra) -> Spec | None:
+    """Packed, output past each sequence's length is exactly 0. Packed, with a sequence shorter than T."""
     if not s.config.packed or s.full:
         return None
     return Spec(
-        "padding-output-is-zero",
         True,
         "Packed: output past each sequence's length is padding, exactly 0.",
         "pad_packed_sequence fills the steps a sequence never had with zeros.",
@@ -350,14 +373,13 @@ def _runs_equal(s: Sizes, prefix: str) -> tuple[tuple[str, str], ...]:
     return tuple((name, f"{prefix}_{name}") for name in names)
 
 
-@entry
+@entry("chunks-equal-whole", needs=("whole",))
 def chunks_equal_whole(s: Sizes, extra) -> Spec | None:
-    if "whole" not in extra:
-        return None
+    """Two chunks, the second from the first's h_n, give the whole run's output and h_n; a lesson bidirectional. h0
+    carry, no dropout masks."""
     K, guaranteed = s.config.chunk, s.D == 1
     carried = "h_n and c_n" if CELLS[s.config.cell].has_cell_state else "h_n"
     return Spec(
-        "chunks-equal-whole",
         guaranteed,
         f"Run in two chunks, steps [0, {K}) then [{K}, {s.T}), the second from the first's {carried}: the outputs "
         "side by side, and the last h_n, are the whole run's."
@@ -376,15 +398,16 @@ def chunks_equal_whole(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("layer-0-h_n-unaffected-by-dropout", needs=("eval",))
 def layer_0_h_n_unaffected_by_dropout(s: Sizes, extra) -> Spec | None:
-    if "eval" not in extra or not s.config.draws_masks:
+    """Layer 0's h_n (and c_n) are the eval run's though train mode drops between layers. Train mode, dropout, two
+    layers or more."""
+    if not s.config.draws_masks:
         return None
     pairs = [(f"h_n[:{s.D}]", f"eval_h_n[:{s.D}]")]
     if CELLS[s.config.cell].has_cell_state:
         pairs.append((f"c_n[:{s.D}]", f"eval_c_n[:{s.D}]"))
     return Spec(
-        "layer-0-h_n-unaffected-by-dropout",
         True,
         f"Layer 0's final states (h_n[:{s.D}]) are the eval run's, though train mode drops with P = "
         f"{s.config.dropout}: dropout acts on a layer's output on its way up, never inside the layer.",
@@ -395,10 +418,9 @@ def layer_0_h_n_unaffected_by_dropout(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("train-equals-eval", needs=("eval",))
 def train_equals_eval(s: Sizes, extra) -> Spec | None:
-    if "eval" not in extra:
-        return None
+    """Train mode gives the eval run's numbers; a lesson where dropout acts between layers. Train mode or dropout."""
     c = s.config
     if not c.train_mode:
         statement = "Eval mode: dropout is off, so this run is the eval run."
@@ -413,7 +435,6 @@ def train_equals_eval(s: Sizes, extra) -> Spec | None:
             "h_n differ from eval mode."
         )
     return Spec(
-        "train-equals-eval",
         not c.draws_masks,
         statement,
         "module.train() and module.eval() switch dropout on and off; nothing else in a recurrent layer depends on them."
@@ -424,14 +445,13 @@ def train_equals_eval(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("stacked-is-layer-by-layer", needs=("by_layer",))
 def stacked_is_layer_by_layer(s: Sizes, extra) -> Spec | None:
-    if "by_layer" not in extra:
-        return None
+    """L one-layer modules holding the stack's weights, each fed the one below, give output and h_n. Two layers or
+    more."""
     sides = "both directions side by side" if s.D == 2 else "its output"
     dropped = ", dropped as in train mode" if s.config.draws_masks else ""
     return Spec(
-        "stacked-is-layer-by-layer",
         True,
         f"{s.L} one-layer {s.module} modules holding the stack's weights, each fed the previous one's output ({sides}"
         f"{dropped}), give output and h_n: num_layers = {s.L} is a stack of one-layer layers.",
@@ -442,13 +462,12 @@ def stacked_is_layer_by_layer(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("backward-is-forward-on-reversed", needs=("by_direction",))
 def backward_is_forward_on_reversed(s: Sizes, extra) -> Spec | None:
-    if "by_direction" not in extra:
-        return None
+    """Each layer's backward half is a one-direction module with the _reverse weights, run on each sequence reversed
+    and flipped back. Bidirectional."""
     steps = "its real steps (packed)" if s.config.packed else "the whole padded row, <pad> steps first"
     return Spec(
-        "backward-is-forward-on-reversed",
         True,
         f"Each layer's backward half is a one-direction {s.module} holding the *_reverse weights, run over each "
         f"sequence's steps in reverse ({steps}) and flipped back: rebuilt so, layer by layer, it gives output and h_n.",
@@ -459,12 +478,11 @@ def backward_is_forward_on_reversed(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("reversed-input-is-backward", needs=("mirror",))
 def reversed_input_is_backward(s: Sizes, extra) -> Spec | None:
-    if "mirror" not in extra:
-        return None
+    """The tempting claim that the forward weights on the reversed input give the backward half: the backward direction
+    has weights of its own. Bidirectional."""
     return Spec(
-        "reversed-input-is-backward",
         False,
         "The backward direction has weights of its own (weight_ih_l0_reverse, ...): the forward direction's weights "
         "run on the reversed input do not give its half of output, nor its h_n.",
@@ -476,13 +494,11 @@ def reversed_input_is_backward(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("reference-recompute", needs=("ref",))
 def reference_recompute(s: Sizes, extra) -> Spec | None:
-    if "ref" not in extra:
-        return None
+    """The cell equations by hand, from the weights, give torch's output, h_n (and c_n). h0 zeros, no dropout masks."""
     return _allclose_spec(
         s,
-        "reference-recompute",
         "The cell equations, computed by hand from the weights, give torch's {}.",
         "Same equations, same weights: only the order of floating-point rounding differs.",
         "ref",
@@ -490,13 +506,11 @@ def reference_recompute(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("cpu-matches-cuda", needs=("cpu",))
 def cpu_matches_cuda(s: Sizes, extra) -> Spec | None:
-    if "cpu" not in extra:
-        return None
+    """The same weights on the CPU give CUDA's numbers, to CUDA_TOLERANCE. On CUDA."""
     return _allclose_spec(
         s,
-        "cpu-matches-cuda",
         "The same weights on the CPU give the same {} as on CUDA.",
         "The same model on another device: the kernels differ, so the rounding may, a little.",
         "cpu",
@@ -504,10 +518,9 @@ def cpu_matches_cuda(s: Sizes, extra) -> Spec | None:
     )
 
 
-def _allclose_spec(s: Sizes, rid: str, statement: str, why: str, prefix: str, tolerance: float) -> Spec:
+def _allclose_spec(s: Sizes, statement: str, why: str, prefix: str, tolerance: float) -> Spec:
     pairs = _runs_equal(s, prefix)
     return Spec(
-        rid,
         True,
         statement.format(", ".join(name for name, _ in pairs)),
         why,
@@ -534,13 +547,11 @@ def _zero(expression: str) -> tuple[str, str]:
     return expression, f"torch.zeros_like({expression})"
 
 
-@entry
+@entry("layer-0-is-causal", needs=("grad",))
 def layer_0_is_causal(s: Sizes, extra) -> Spec | None:
-    if "grad" not in extra:
-        return None
+    """Layer 0 forward never depends on a later input, backward never on an earlier one. With gradients."""
     pairs = (_zero("grad[0, 0].triu(1)"),) + ((_zero("grad[0, 1].tril(-1)"),) if s.D == 2 else ())
     return Spec(
-        "layer-0-is-causal",
         True,
         "Layer 0 forward never depends on a later input (s > t), and backward never on an earlier one (s < t): "
         "exactly 0.",
@@ -550,13 +561,14 @@ def layer_0_is_causal(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("top-layer-forward-is-causal", needs=("grad",))
 def top_layer_forward_is_causal(s: Sizes, extra) -> Spec | None:
-    if "grad" not in extra or s.L == 1:
+    """The top layer's forward states never depend on a later input; a lesson above a bidirectional layer. With
+    gradients, two layers or more."""
+    if s.L == 1:
         return None
     guaranteed = s.D == 1
     return Spec(
-        "top-layer-forward-is-causal",
         guaranteed,
         f"The top layer's forward states never depend on a later input (s > t): exactly 0, through {s.L} "
         "forward-only layers."
@@ -570,13 +582,14 @@ def top_layer_forward_is_causal(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("padding-has-no-influence", needs=("grad",))
 def padding_has_no_influence(s: Sizes, extra) -> Spec | None:
-    if "grad" not in extra or s.full:
+    """No state at a real step depends on a <pad> input; a lesson bidirectional and not packed. With gradients and
+    padding."""
+    if s.full:
         return None
     guaranteed = s.config.packed or s.D == 1
     return Spec(
-        "padding-has-no-influence",
         guaranteed,
         "No state at a real step, of any layer and direction, depends on a <pad> input: exactly 0."
         if guaranteed
@@ -590,13 +603,11 @@ def padding_has_no_influence(s: Sizes, extra) -> Spec | None:
     )
 
 
-@entry
+@entry("gradient-matches-finite-differences", needs=("grad",))
 def gradient_matches_finite_differences(s: Sizes, extra) -> Spec | None:
-    if "grad" not in extra:
-        return None
+    """Sampled entries of the gradients map agree with float64 central differences. With gradients."""
     tolerance = extra["grad"].tolerance
     return Spec(
-        "gradient-matches-finite-differences",
         True,
         f"Sampled entries of the map, recomputed by float64 central differences, agree (allclose {tolerance:g}).",
         "Autograd differentiates exactly what the layer computes; central differences approximate it to ~1e-9.",
@@ -652,19 +663,19 @@ def namespace(result, extra: dict) -> dict:
     return ns
 
 
-def specs(result, extra: dict) -> list[Spec]:
-    """The specs of every catalog entry that applies to this run."""
+def specs(result, extra: dict) -> list[tuple[Entry, Spec]]:
+    """Every catalog entry that applies to this run, with its spec."""
     s = sizes(result)
-    return [spec for function in CATALOG if (spec := function(s, extra)) is not None]
+    applying = (e for e in CATALOG if all(need in extra for need in e.needs))
+    return [(e, spec) for e in applying if (spec := e.spec(s, extra)) is not None]
 
 
-def check_relations(result, reference=None, cpu_result=None, extra: dict | None = None) -> list[Relation]:
-    """Every catalog relation that applies to the run; reference, cpu_result and the extra runs (prefix -> run, see
-    rnnviz.analyse) add the relations that compare with them."""
-    runs = (("ref", reference), ("cpu", cpu_result))
-    extra = {**{prefix: run for prefix, run in runs if run is not None}, **(extra or {})}
+def check_relations(result, extra: dict | None = None) -> list[Relation]:
+    """Every catalog relation that applies to the run; the comparisons in extra (name -> its tensors, see
+    rnnviz.runs.comparisons) add the relations that need them."""
+    extra = extra or {}
     ns = namespace(result, extra)
-    return [evaluate(spec, ns) for spec in specs(result, extra)]
+    return [evaluate(e, spec, ns) for e, spec in specs(result, extra)]
 
 
 @lru_cache(maxsize=4096)
@@ -677,7 +688,7 @@ def _eval(expression: str, ns: dict):
     return eval(_compiled(expression), ns)
 
 
-def evaluate(spec: Spec, ns: dict) -> Relation:
+def evaluate(e: Entry, spec: Spec, ns: dict) -> Relation:
     """Evaluate a spec's sides once: the verdict, the max abs difference, the per-sequence view."""
     sides = [(_eval(lhs, ns), _eval(rhs, ns)) for lhs, rhs in spec.pairs]
     holds = all(_compare(spec, lhs, rhs) for lhs, rhs in sides)
@@ -687,7 +698,7 @@ def evaluate(spec: Spec, ns: dict) -> Relation:
         reason = "both sides are all zeros (a ReLU clamped every unit to 0)." if zeros else spec.coincidence
         why = "It holds here by coincidence: " + reason
     return Relation(
-        id=spec.id,
+        id=e.id,
         kind="guaranteed" if spec.guaranteed else "lesson",
         statement=spec.statement,
         expression=spec.expression,
@@ -696,6 +707,7 @@ def evaluate(spec: Spec, ns: dict) -> Relation:
         max_abs_diff=None if spec.test == "shape" else max(_max_abs_diff(lhs, rhs) for lhs, rhs in sides),
         why=why,
         per_sequence=None if spec.batch_axis is None else _per_sequence(spec, sides),
+        needs=e.needs,
     )
 
 

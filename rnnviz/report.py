@@ -26,7 +26,7 @@ def make_report(result, relations, tensors: bool = False, gradients=None) -> dic
     }
     if result.training is not None:
         report["training"] = result.training.as_dict()
-    if gradients is not None:  # values[l][d][b][t][s], as DESIGN lays it out
+    if gradients is not None:  # values[l][d][b][t][s], as docs/json.md lays it out
         report["gradients"] = {"values": gradients.tolist()}
     if tensors:
         report["tensors"] = {

@@ -1,8 +1,7 @@
 """The exported code: a standalone torch script that rebuilds a run and asserts its relations.
 
-User text enters the script only through repr(), so the script is valid Python
-for any input; the call, the rebuild from one-layer modules and the hand recomputation
-are the very source of rnnviz.model and rnnviz.recompute.
+User text enters the script only through repr(), so the script is valid Python for any input; the call is the very
+source of rnnviz.model, and each comparison the relations need writes its own code (rnnviz.runs.COMPARISONS).
 """
 
 import inspect
@@ -10,40 +9,25 @@ import inspect
 import torch
 
 from rnnviz.brackets import TASK_VOCAB
-from rnnviz.cells import CELLS, step_code
-from rnnviz.model import (
-    THREADS,
-    cat_states,
-    drop,
-    forward,
-    forward_in_chunks,
-    layer_forward,
-    layer_modules,
-    reverse_steps,
-    stack_forward,
-    state_rows,
-)
-from rnnviz.recompute import by_hand, layer_weights, run_direction
+from rnnviz.cells import CELLS
+from rnnviz.config import changes
+from rnnviz.model import THREADS, forward, forward_in_chunks
+from rnnviz.runs import COMPARISONS
 
-REBUILDS = {  # prefix in the relations -> the rebuild's arguments (per_direction, backward)
-    "by_layer": "False",
-    "by_direction": "True",
-    "mirror": 'True, backward=""',
-}
-
+SCRIPTED = {comparison.name: comparison.code is not None for comparison in COMPARISONS}
 
 def make_snippet(result, relations) -> str:
-    """A Python script (torch only) that reproduces result's tensors and checks every relation."""
+    """A Python script (torch only) that reproduces result's tensors and checks every relation it can (the gradient
+    relations are rnnviz's own: not in the script)."""
     c = result.config
+    relations = [rel for rel in relations if all(SCRIPTED.get(need) for need in rel.needs)]
     return "\n".join(
         [
             _header(result),
             _batch(c),
             _trained(result),
             _model(result),
-            _other_runs(result, relations),
-            _by_hand(c),
-            _rebuilds(result, relations),
+            _comparisons(result, relations),
             _relations(result, relations),
         ]
     )
@@ -65,6 +49,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 torch.set_num_threads({THREADS})  # rnnviz's contract: one thread gives the same bits on any machine
+config = {changes(c)!r}  # the rnnviz Config this rebuilds: its values that are not the defaults
 '''
 
 
@@ -160,84 +145,18 @@ print("output", tuple(output.shape), "h_n", tuple(h_n.shape), "c_n", None if c_n
     return lines
 
 
-def _other_runs(result, relations) -> str:
-    """The other runs the relations compare with: on the CPU (CUDA), whole (chunks), in eval mode (dropout)."""
-    c, used = result.config, _prefixes(relations)
-    lines = []
-    if "cpu" in used:
-        lines.append("_, cpu_output, cpu_h_n, cpu_c_n, *_ = run('cpu')  # the same weights, on the CPU")
-    if "whole" in used:
-        lines.append(f"_, whole_output, whole_h_n, whole_c_n, *_ = run({result.device!r}, split=0)  # in one piece")
-    if "eval" in used:
-        lines.append(
-            f"_, eval_output, eval_h_n, eval_c_n, *_ = run({result.device!r}, train=False)  # dropout off"
-            if c.train_mode
-            else "eval_output, eval_h_n, eval_c_n = output, h_n, c_n  # this run is in eval mode"
-        )
+def _comparisons(result, relations) -> str:
+    """The other computations the relations compare the run with (rnnviz.runs.COMPARISONS), each one's shared setup
+    written once before it."""
+    used, lines, written = {need for rel in relations for need in rel.needs}, [], set()
+    for comparison in COMPARISONS:
+        if comparison.name not in used:
+            continue
+        if comparison.setup and comparison.setup not in written:
+            lines.append(comparison.setup(result))
+            written.add(comparison.setup)
+        lines.append(comparison.code(result))
     return "\n".join(lines) + "\n" if lines else ""
-
-
-def _by_hand(c) -> str:
-    sources = [inspect.getsource(f) for f in (CELLS[c.cell].step, layer_weights, run_direction, by_hand)]
-    lengths = "lengths" if c.packed else "[x.shape[0]] * x.shape[1]"
-    to_layout = ".transpose(0, 1)" if c.batch_first else ""
-    return (
-        "\n# --- The cell equations by hand, from the weights ---------------------------\n"
-        + "\n\n".join(sources)
-        + f"""
-
-x = embedded{to_layout}  # (T, B, E): the hand recomputation runs time-major
-step, steps = {step_code(c)}, torch.tensor({lengths})  # steps: how many steps each sequence takes
-layer_outputs, _, ref_h_n, ref_c_n = by_hand(step, x, steps, weights, {c.layers}, {c.directions}, {c.hidden})
-ref_output = layer_outputs[-1]{to_layout}
-"""
-    )
-
-
-def _rebuilds(result, relations) -> str:
-    """The stack again from one-layer modules: by layer, by direction, and the backward one with forward weights."""
-    c = result.config
-    used = [prefix for prefix in REBUILDS if prefix in _prefixes(relations)]
-    if not used:
-        return ""
-    functions = (state_rows, cat_states, reverse_steps, layer_modules, layer_forward, drop, stack_forward)
-    options = f", nonlinearity={c.nonlinearity!r}" if CELLS[c.cell].has_nonlinearity else ""
-    options += f", proj_size={c.proj}" if c.proj else ""
-    lstm = CELLS[c.cell].has_cell_state
-    initial = "None"
-    if c.h0 == "random":
-        initial = "(h_0, c_0)" if lstm else "h_0"
-    again = "torch.set_rng_state(masks)  # the dropout masks again, drawn where the run drew them\n    " * c.draws_masks
-    to_layout = ".transpose(0, 1)" if c.batch_first else ""
-    pair = "h, c = final" if lstm else "h, c = final, None"
-    lines = [
-        "\n# --- The stack rebuilt from one-layer modules holding the run's weights -----",
-        "\n\n".join(inspect.getsource(f) for f in functions),
-        f"""
-def make(inputs, bidirectional):
-    \"\"\"An empty one-layer module (layer_modules puts the run's weights in place of its random init).\"\"\"
-    return {CELLS[c.cell].module_name}(inputs, {c.hidden}, bidirectional=bidirectional{options})
-
-
-def rebuild(per_direction, backward="_reverse"):
-    layers = [layer_modules(make, weights, k, {c.directions}, per_direction, backward) for k in range({c.layers})]
-    {again}with torch.no_grad():
-        outputs, final = stack_forward(
-            layers, x, lengths, {c.packed}, {initial}, {c.chunk}, {c.dropout if c.draws_masks else 0.0}
-        )
-    {pair}
-    return outputs[-1]{to_layout}, h, c, h.view({c.layers}, {c.directions}, {len(c.sequences)}, {c.state_size})
-
-""",
-    ]
-    lines += [f"{p}_output, {p}_h_n, {p}_c_n, {p}_hv = rebuild({REBUILDS[p]})" for p in used]
-    return "\n".join(lines) + "\n"
-
-
-def _prefixes(relations) -> set[str]:
-    """The other runs' prefixes that the relations' expressions name (whole_output -> whole)."""
-    names = {"cpu", "whole", "eval", *REBUILDS}
-    return {name for name in names for rel in relations if f"{name}_" in rel.expression}
 
 
 def _relations(result, relations) -> str:

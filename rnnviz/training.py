@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnviz.brackets import TASK_VOCAB, bracket_text, encode, generator_loss
-from rnnviz.config import Config
+from rnnviz.brackets import BRACKET_SEQUENCES, TASK_VOCAB, bracket_text, encode, generator_loss
+from rnnviz.cache import TensorCache
+from rnnviz.config import CONFIG_DEFAULTS, TRAININGS, Config, controls
 from rnnviz.model import BUILD_LOCK, contract_threads, recurrent_module
 
 TASK = "brackets"
@@ -102,16 +103,6 @@ def build(config: Config) -> CharModel:
         return CharModel(config)
 
 
-def trained_model(training: Training) -> CharModel:
-    """The model again, from a Training's weights (its random init is overwritten: the global RNG is left alone)."""
-    with BUILD_LOCK, torch.random.fork_rng(devices=[]):
-        model = CharModel(training.config)
-    model.embedding.load_state_dict(training.embedding)
-    model.rnn.load_state_dict(training.rnn)
-    model.head.load_state_dict(training.head)
-    return model
-
-
 def train(
     config: Config, steps: int = TASK_DEFAULTS["steps"], on_step: Callable[[int, float], None] | None = None
 ) -> Training:
@@ -153,6 +144,36 @@ def train(
         head=_frozen(model.head),
         heldout=heldout,
     )
+
+
+def task_start() -> dict:
+    """What choosing a task brings along: its batch of bracket strings, and the sizes it trains well at."""
+    return {"sequences": BRACKET_SEQUENCES, "hidden": TASK_DEFAULTS["hidden"], "embedding": TASK_DEFAULTS["embedding"]}
+
+
+# -----------------------------------------------------------------------------
+# The trained models a process keeps: one training per distinct model and steps
+
+TRAINED = TensorCache(max_entries=TRAININGS, max_bytes=64 * 2**20)  # a Training holds <= 100k weights, ~0.5 MB
+
+
+def task_model(config: Config) -> tuple[Config, int]:
+    """What a task's training depends on: the fields whose Control trains (the rest at their defaults), and steps."""
+    model = {name: getattr(config, name) for name, ctl in controls().items() if ctl.trains}
+    return Config(**{**CONFIG_DEFAULTS, **model}), config.steps or TASK_DEFAULTS["steps"]
+
+
+def trained(config: Config, on_step=None) -> Training:
+    """The Training a task config runs: trained once per distinct model and steps (the last TRAININGS are kept).
+    on_step(step, loss, steps) follows a training that runs now (a cached one calls nothing)."""
+    model, steps = task_model(config)
+    follow = None if on_step is None else (lambda step, loss: on_step(step, loss, steps))
+    return TRAINED.get((model, steps), lambda: train(model, steps, follow))
+
+
+def is_trained(config: Config) -> bool:
+    """Whether trained(config) would return at once."""
+    return task_model(config) in TRAINED
 
 
 def adam_step(params, moments, step: int, lr: float, betas=(0.9, 0.999), eps=1e-8) -> None:

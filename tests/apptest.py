@@ -7,6 +7,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from bench.apptest import open_tab
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 BADGE = re.compile(r":(\w+)-badge\[(?::material/\w+: )?([^\]]+)\]")  # as st.badge writes it, in any Markdown
 
@@ -26,13 +28,6 @@ def badges(at: AppTest) -> dict[str, str]:
     if at.session_state["tab"] != "Relations" and not at.exception:
         open_tab(at, "Relations")
     return {m.group(2): m.group(1) for md in at.markdown for m in BADGE.finditer(md.value)}
-
-
-def open_tab(at: AppTest, label: str) -> AppTest:
-    """Switch to a tab as a click does: its state and the address bar's `tab` change (only its section runs)."""
-    at.session_state["tab"] = label
-    at.query_params["tab"] = label  # else AppTest would send a link's first tab again on every run
-    return at.run()
 
 
 def each_tab(at: AppTest):

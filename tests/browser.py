@@ -1,9 +1,9 @@
 """Real-browser helpers for the dashboard's end-to-end tests (not a test module).
 
 Debian's Chromium driven by Playwright, and small helpers that do what a person does in the sidebar
-(type a number, flip a toggle, pick an option, type sequences) and read what the page shows (relation
-badges, shapes, errors, heatmap cells, the downloaded JSON report) and what the server logged. The
-server itself is wsclient.serve's.
+(flip a toggle, pick an option, type sequences, open a tab) and read what the page shows (relation
+badges, shapes, errors, heatmap cells, the downloaded JSON report) and what the server logged. Following
+a page's runs and typing a number are bench.browser's (re-exported here); the server is bench.wsclient.serve's.
 
 Every wait is bounded.
 """
@@ -12,29 +12,28 @@ import colorsys
 import json
 import os
 import re
-import time
-import warnings
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from bench.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE,
+    LOAD_TIMEOUT_MS,
+    RERUN_TIMEOUT_MS,
+    new_page,
+    rerun_after,
+    settle,
+    sidebar,
+    tracker,
+    wait_until,
+)
+from bench.browser import SIDEBAR as SIDEBAR  # re-exported for the tests
+from bench.browser import set_number as set_number
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-SIDEBAR = "[data-testid='stSidebar']"
-LOAD_TIMEOUT_MS = 90_000  # first page: torch import and the front end's first load
-RERUN_TIMEOUT_MS = 60_000
 
 # -----------------------------------------------------------------------------
 # Chromium discovery
@@ -56,7 +55,7 @@ def launch_chromium(playwright):
 
 
 # -----------------------------------------------------------------------------
-# The server (started by wsclient.serve, the same for the classroom tests and the bench)
+# The server (started by bench.wsclient.serve, the same for the classroom tests and the bench)
 
 
 def server_log_problems(log_path: Path, start: int = 0) -> list[str]:
@@ -80,82 +79,7 @@ def url_for(base: str, **params) -> str:
 
 
 # -----------------------------------------------------------------------------
-# Pages and reruns
-
-# Script runs are followed on the websocket: the server sends a ForwardMsg `new_session` when a run starts and
-# `script_finished` when it ends. (stApp's data-test-script-state attribute is not enough: a fast rerun can go
-# running -> notRunning inside one React render, and the DOM never shows "running".)
-SMALL_FRAME = 4096  # start/finish messages are tens to hundreds of bytes; deltas are not parsed
-
-
-class RunTracker:
-    """Counts the script runs of one page, from its websocket frames."""
-
-    def __init__(self):
-        self.started = 0
-        self.finished = 0  # runs that ran to the end (not those cut short by st.rerun or a newer rerun)
-        self.finished_at = None  # time.perf_counter() of the last one
-
-    def frame(self, payload):
-        if not isinstance(payload, bytes | bytearray) or len(payload) > SMALL_FRAME:
-            return
-        msg = ForwardMsg()
-        try:
-            msg.ParseFromString(bytes(payload))
-        except Exception:  # not a ForwardMsg: not ours to judge
-            return
-        kind = msg.WhichOneof("type")
-        if kind == "new_session":
-            self.started += 1
-        elif kind == "script_finished" and msg.script_finished in (FINISHED, COMPILE_ERROR):
-            self.finished += 1
-            self.finished_at = time.perf_counter()
-
-    def attach(self, page):
-        page.on("websocket", lambda ws: ws.on("framereceived", self.frame))
-
-
-FINISHED = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_SUCCESSFULLY")
-COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.Value("FINISHED_WITH_COMPILE_ERROR")
-RETRY_AFTER_MS = 15_000  # no rerun started by then: the change did not register
-SETTLE = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
-# The front end loads element code lazily and shows a skeleton until it is there (widgets and metrics on a
-# fresh page): a page is drawn only when no skeleton is left.
-NO_SKELETON = """() => !document.querySelector("[data-testid='stSkeleton']")"""
-
-
-def settle(page, timeout_ms: int):
-    """Wait until everything the last run sent is drawn: no skeleton left, two animation frames."""
-    page.wait_for_function(NO_SKELETON, timeout=timeout_ms)
-    page.evaluate(SETTLE)
-
-
-def new_page(context):
-    """A new tab whose script runs are tracked (see tracker); open it with page.goto, then wait_loaded."""
-    page = context.new_page()
-    page.rnnviz_runs = RunTracker()
-    page.rnnviz_runs.attach(page)
-    return page
-
-
-def tracker(page) -> RunTracker:
-    return page.rnnviz_runs
-
-
-def wait_until(page, condition, timeout_ms: int, what: str):
-    """Poll condition() while Playwright delivers the page's events; AssertionError after timeout_ms."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not condition():
-        if time.monotonic() > deadline:
-            runs = tracker(page)
-            raise AssertionError(
-                f"{what}: not within {timeout_ms} ms (runs started {runs.started}, finished {runs.finished}, "
-                f"script state {page.evaluate(SCRIPT_STATE)!r})"
-            )
-        page.wait_for_timeout(10)
-
-
-SCRIPT_STATE = """() => document.querySelector("[data-testid='stApp']")?.getAttribute('data-test-script-state')"""
+# Pages and reruns (a page from new_page, its runs followed)
 
 
 def wait_loaded(page, timeout_ms: int = LOAD_TIMEOUT_MS):
@@ -175,49 +99,11 @@ def open_page(context, url: str, timeout_ms: int = LOAD_TIMEOUT_MS):
     return page
 
 
-def rerun_after(page, action, timeout_ms: int = RERUN_TIMEOUT_MS, what: str = "", retry: bool = False) -> float:
-    """Do action (a widget change), wait until the rerun it causes has finished and is drawn; return the
-    seconds from the action's start to the end of the run (its finish message).
-
-    With retry, an action that started no run within RETRY_AFTER_MS is done once more, as a person would
-    press Enter again; that is reported as a warning, so a flaky input stays visible.
-    """
-    runs = tracker(page)
-    started, finished = runs.started, runs.finished
-    start = time.perf_counter()
-    action()
-    if retry:
-        try:
-            wait_until(page, lambda: runs.started > started or runs.finished > finished, RETRY_AFTER_MS, what)
-        except AssertionError as error:
-            warnings.warn(f"{error}; retried", stacklevel=2)
-            action()
-    wait_until(page, lambda: runs.finished > finished, timeout_ms, f"{what}: a finished rerun")
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
-    settle(page, timeout_ms)
-    return runs.finished_at - start
-
-
 def wait_run_finished(page, finished_before: int, timeout_ms: int = RERUN_TIMEOUT_MS, what: str = ""):
     """Wait until the page has finished more runs than finished_before, and drawn the last one."""
     wait_until(page, lambda: tracker(page).finished > finished_before, timeout_ms, f"{what}: a finished rerun")
     page.wait_for_selector(IDLE, timeout=timeout_ms)
     settle(page, timeout_ms)
-
-
-def sidebar(page):
-    return page.locator(SIDEBAR)
-
-
-def set_number(page, label: str, value: int) -> float:
-    """Type value into the sidebar number input labelled label, press Enter, wait for the rerun."""
-    field = sidebar(page).get_by_label(label, exact=True)
-
-    def action():
-        field.fill(str(value))
-        field.press("Enter")
-
-    return rerun_after(page, action, what=f"{label}: {field.input_value()!r} -> {value!r}", retry=True)
 
 
 def switch_state(page, label: str) -> bool:

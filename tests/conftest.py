@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # so that plain `pytest` (not only `python -m pytest`) finds rnnviz
+if str(ROOT) not in sys.path:  # so that plain `pytest` (not only `python -m pytest`) finds rnnviz and bench
     sys.path.insert(0, str(ROOT))
 
-from rnnviz.config import Config  # noqa: E402
+from rnnviz.cells import CELLS  # noqa: E402
+from rnnviz.config import NONLINEARITIES, Config  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # Hypothesis: no deadline (torch's first calls are slow), a modest number of examples, loaded by default
@@ -111,15 +112,15 @@ def configs(draw, extended: bool = False, **fixed) -> Config:
     def pick(name, strategy):
         return fixed[name] if name in fixed else draw(strategy)
 
-    cell = pick("cell", st.sampled_from(("rnn", "lstm", "gru")))
+    cell = pick("cell", st.sampled_from(tuple(CELLS)))
     hidden = pick("hidden", st.integers(1, 12))
     proj = 0
-    if cell == "lstm" and hidden > 1:
+    if CELLS[cell].has_cell_state and hidden > 1:
         proj = pick("proj", st.one_of(st.just(0), st.integers(1, hidden - 1)))
     config = Config(
         sequences=pick("sequences", sequences()),
         cell=cell,
-        nonlinearity=pick("nonlinearity", st.sampled_from(("tanh", "relu"))) if cell == "rnn" else "tanh",
+        nonlinearity=pick("nonlinearity", st.sampled_from(NONLINEARITIES)) if CELLS[cell].has_nonlinearity else "tanh",
         layers=pick("layers", st.integers(1, 4)),
         bidirectional=pick("bidirectional", st.booleans()),
         hidden=hidden,

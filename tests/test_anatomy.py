@@ -7,7 +7,7 @@ from conftest import configs, time_major
 from hypothesis import given
 
 from rnnviz import Config, run
-from rnnviz.anatomy import COLUMNS, INITIAL_COLUMNS, cells, initial_states, output_index, places, state_name
+from rnnviz.anatomy import COLUMNS, INITIAL_COLUMNS, cells, initial_states, output_index, places
 from rnnviz.batch import PAD
 from rnnviz.model import layer_by_layer
 
@@ -142,8 +142,6 @@ def test_one_time_step_marks_both_directions_at_t_0():
 def test_index_names(batch_first):
     config = Config(bidirectional=True, layers=2, batch_first=batch_first)
     assert output_index(config, 5, 1, 1) == ("output[1, 5, 5:10]" if batch_first else "output[5, 1, 5:10]")
-    assert state_name(config, 1, 1) == "h_n[3]: layer 1 backward"
-    assert state_name(config, 0, 0) == "h_n[0]: layer 0 forward"
 
 
 def test_places_say_where_a_state_sits():

@@ -9,9 +9,10 @@ import sys
 import pyarrow as pa
 import pytest
 import torch
-from apptest import badges, fresh_app, open_tab
+from apptest import badges, fresh_app
 
 import dashboard.cached
+from bench.apptest import open_tab
 from rnnviz import PRESETS, Analysis, Config, ConfigError, analyse
 from rnnviz.anatomy import cells
 from rnnviz.config import MAX_CELLS, MAX_LENGTH, MAX_SEQUENCES
@@ -33,7 +34,7 @@ SNIPPET_START = '"""Rebuild one rnnviz run'
 # Helpers: what the core says, and what the page shows
 
 
-# DESIGN.md's colour rule: (kind, holds) -> badge colour
+# docs/links.md's colour rule (Badge colours): (kind, holds) -> badge colour
 COLOURS = {
     ("guaranteed", True): "green",
     ("guaranteed", False): "red",
@@ -43,7 +44,7 @@ COLOURS = {
 
 
 def core_badges(config: Config) -> dict[str, str]:
-    """Relation id -> colour, from the core's JSON report, by DESIGN.md's colour rule."""
+    """Relation id -> colour, from the core's JSON report, by docs/links.md's colour rule."""
     result, _, relations = analyse(config)
     report = json.loads(json.dumps(make_report(result, relations)))
     return {rel["id"]: COLOURS[rel["kind"], rel["holds"]] for rel in report["relations"]}
@@ -487,11 +488,12 @@ def test_link_value_that_cannot_go_with_the_others_is_dropped(params, dropped, c
 def test_controls_that_do_not_apply_are_disabled_with_the_reason():
     at = fresh_app().run()
     assert not at.selectbox(key="nonlinearity").disabled and at.number_input(key="proj").disabled
-    assert "Only the LSTM cell" in at.number_input(key="proj").help
+    assert at.number_input(key="proj").help.startswith("Off: only for the LSTM cell, not RNN.")
     set_control(at, "nonlinearity", "relu")
     set_control(at, "cell", "LSTM")  # relu stays in the disabled control and does not count
     assert_clean(at)
-    assert at.selectbox(key="nonlinearity").disabled and "Only the RNN cell" in at.selectbox(key="nonlinearity").help
+    nonlinearity = at.selectbox(key="nonlinearity")
+    assert nonlinearity.disabled and "only for the RNN cell" in nonlinearity.help
     assert badges(at) == core_badges(Config(cell="lstm"))
     set_control(at, "proj", 3)
     set_control(at, "cell", "GRU")  # proj 3 stays in the disabled control and does not count

@@ -29,8 +29,8 @@ except ImportError:  # pragma: no cover - depends on the machine
     pytest.skip("playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
 
 import browser as ui
-from wsclient import serve
 
+from bench.wsclient import serve
 from rnnviz import PRESETS, Config, analyse
 from rnnviz.anatomy import cells
 from rnnviz.report import make_report

@@ -1,13 +1,57 @@
 """The cell registry: each entry's module, options, equations and step by hand, checked against torch's own cells."""
 
+import subprocess
+import sys
 import warnings
 
 import pytest
 import torch
+from apptest import each_tab, fresh_app
 from torch import nn
 
-from rnnviz import Config
-from rnnviz.cells import CELLS, cell_step, equations, gru_step, lstm_step, rnn_step, step_code
+from rnnviz import Config, analyse
+from rnnviz.__main__ import config_from_args, parse_args
+from rnnviz.cells import CELLS, Cell, cell_step, equations, gru_step, lstm_step, rnn_step, step_code
+from rnnviz.links import parse_link
+from rnnviz.snippet import make_snippet
+
+
+def test_gates_are_the_blocks_of_the_weights():
+    for name, cell in CELLS.items():
+        module = cell.module(2, 3)
+        assert module.weight_ih_l0.shape == (len(cell.gates) * 3, 2), name
+
+
+# -----------------------------------------------------------------------------
+# A fourth cell type is one entry: here a GRU under another name, which must give the GRU's numbers everywhere
+
+FOURTH = Cell("gru2", "GRU2", nn.GRU, gru_step, CELLS["gru"].equations, CELLS["gru"].gates)
+
+
+@pytest.fixture
+def fourth_cell(monkeypatch):
+    monkeypatch.setitem(CELLS, "gru2", FOURTH)
+
+
+def test_a_fourth_cell_runs_in_the_core_the_cli_links_and_the_script(fourth_cell, tmp_path):
+    config = Config(sequences=("abcd", "ab"), cell="gru2", layers=2, bidirectional=True, packed=True)
+    mine, gru = analyse(config), analyse(config.replace(cell="gru"))
+    assert torch.equal(mine.result.output, gru.result.output) and torch.equal(mine.result.h_n, gru.result.h_n)
+    assert [(r.id, r.verdict) for r in mine.relations] == [(r.id, r.verdict) for r in gru.relations]
+    assert config_from_args(parse_args(["--cell", "gru2"])).cell == "gru2"
+    assert parse_link({"cell": "GRU2"}).config.cell == "gru2"
+    script = tmp_path / "script.py"
+    script.write_text(make_snippet(mine.result, mine.relations))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "guaranteed relations hold" in proc.stdout, proc.stderr
+
+
+def test_a_fourth_cell_is_offered_and_shown_by_the_dashboard(fourth_cell):
+    at = fresh_app(cell="GRU2", layers="2", hidden="3", embedding="2").run()
+    assert "GRU2" in at.selectbox(key="cell").options
+    for label in each_tab(at):
+        assert not at.exception, (label, [e.value for e in at.exception])
+        assert not at.error, (label, [e.value for e in at.error])
 
 
 def test_registry_names_torchs_modules():

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from wsclient import classroom, core_numbers, mismatches, page_numbers, rnnviz_students, serve, wrong_pages
+
+from bench.wsclient import classroom, core_numbers, mismatches, page_numbers, rnnviz_students, serve, wrong_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENTS, LINKS, CHANGES = 12, 2, 3

@@ -12,10 +12,10 @@ from conftest import ROOT
 
 import rnnviz.__main__ as cli_module
 from rnnviz import PRESETS, Analysis, Config, analyse, recompute, run
-from rnnviz.__main__ import BRACKET_SEQUENCES, config_from_args, main, parse_args
-from rnnviz.model import trained
+from rnnviz.__main__ import config_from_args, main, parse_args
+from rnnviz.brackets import BRACKET_SEQUENCES
 from rnnviz.relations import check_relations
-from rnnviz.training import TASK_DEFAULTS
+from rnnviz.training import TASK_DEFAULTS, trained
 
 
 def cli(argv, capsys):
@@ -233,7 +233,7 @@ def with_one_output_cell_changed(config: Config) -> Analysis:
     output[-1, 0, 0] += 1.0
     broken = dataclasses.replace(result, output=output)
     reference = recompute(result)
-    return Analysis(broken, reference, check_relations(broken, reference))
+    return Analysis(broken, reference, check_relations(broken, extra={"ref": reference}))
 
 
 def test_a_broken_guaranteed_relation_is_a_contradiction_and_exits_1(capsys, monkeypatch):
@@ -314,7 +314,7 @@ def test_error_messages_name_the_problem(capsys):
     assert "--json" in cli(["--tensors"], capsys)[2]
     assert "split" in cli(["--h0", "carry", "--split", "8"], capsys)[2]
     assert "pack_padded_sequence" in cli(["--h0", "carry", "--packed"], capsys)[2]
-    assert "below 1 (got 1.0)" in cli(["--dropout", "1"], capsys)[2]
+    assert "between 0.0 and 0.95 (got 1.0)" in cli(["--dropout", "1"], capsys)[2]
     assert "(got -0.1)" in cli(["--dropout", "-0.1"], capsys)[2]
 
 

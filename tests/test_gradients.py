@@ -10,21 +10,36 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz import Config, ConfigError, run
 from rnnviz.cells import CELLS
+from rnnviz.config import recurrent_weights
 from rnnviz.gradients import (
     FD_TOLERANCE,
     MAX_GRADIENT_SECONDS,
-    causal_leak,
     check_gradients,
     connectivity,
     finite_difference_check,
     gradient_seconds,
-    multiply_adds,
-    padding_leak,
 )
 
 # torch loads its forward-mode decompositions through torch.jit.script on first use, which warns (torch 2.13)
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 FEW = settings(max_examples=20)
+
+
+def causal_leak(values: torch.Tensor, layer: int, direction: int) -> float:
+    """The largest norm that causality says is 0: s > t going forward (direction 0), s < t going backward."""
+    T = values.shape[-1]
+    future = torch.ones(T, T, dtype=torch.bool).triu(1)  # [t, s]: s > t
+    leaks = values[layer, direction][:, future if direction == 0 else future.t()]  # (B, entries)
+    return leaks.max().item() if leaks.numel() else 0.0
+
+
+def padding_leak(values: torch.Tensor, lengths) -> float:
+    """The largest norm of a state at a real step (t < len_b), of any layer and direction, for a <pad> input."""
+    steps, n = torch.arange(values.shape[-1]), torch.tensor(lengths).view(-1, 1, 1)
+    real_from_pad = (steps.view(-1, 1) < n) & (steps.view(1, -1) >= n)  # (B, T, S)
+    leaks = values[:, :, real_from_pad]  # (L, D, entries)
+    return leaks.max().item() if leaks.numel() else 0.0
+
 EXAMPLES = [  # packed with short sequences; bidirectional, unpacked, short (padding leaks); T == 1; proj; h0 random
     Config(sequences=("hello", "hi", "h"), cell="gru", layers=2, bidirectional=True, packed=True),
     Config(sequences=("hello", "hi"), cell="lstm", bidirectional=True, batch_first=True),
@@ -258,9 +273,9 @@ def test_padding_leak_reads_real_steps_from_pad_inputs():
 
 
 @given(configs())
-def test_multiply_adds_are_the_weight_entries(config):
+def test_recurrent_weights_are_the_weight_entries(config):
     weights = run(config).weights
-    assert multiply_adds(config) == sum(w.numel() for name, w in weights.items() if name.startswith("weight"))
+    assert recurrent_weights(config) == sum(w.numel() for name, w in weights.items() if name.startswith("weight"))
 
 
 def test_the_cap_refuses_a_costly_map_before_any_work():

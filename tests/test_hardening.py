@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-import dashboard.sidebar
-import rnnviz.config
+import rnnviz.controls
+from dashboard.by_hand import PICKS
 from rnnviz import Config, ConfigError, analyse
 from rnnviz.__main__ import main as cli_main
 from rnnviz.config import (
@@ -35,34 +35,14 @@ from rnnviz.config import (
     MAX_LENGTH,
     MAX_SEED,
     MAX_SEQUENCES,
-    parse_sequences,
 )
+from rnnviz.controls import parse_sequences
+from rnnviz.links import CONFIG_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET_START = '"""Rebuild one rnnviz run'
 NO_CUDA = not torch.cuda.is_available()
-BOUND_KEYS = (
-    "preset",
-    "sequences",
-    "cell",
-    "nonlinearity",
-    "layers",
-    "bidirectional",
-    "hidden",
-    "embedding",
-    "proj",
-    "batch_first",
-    "packed",
-    "seed",
-    "device",
-    "dtype",
-    "tab",
-    "ask",
-    "hand_t",
-    "hand_layer",
-    "hand_direction",
-    "hand_sequence",
-)
+BOUND_KEYS = ("preset", *CONFIG_KEYS, "tab", "ask", *PICKS)  # every key a widget binds to the URL
 NUMBER_KEYS = ("layers", "hidden", "embedding", "proj", "seed")
 DEFAULTS = {"layers": 1, "hidden": 5, "embedding": 5, "proj": 0, "seed": 0, "device": "auto", "cell": "RNN"}
 
@@ -924,8 +904,8 @@ def test_property_any_text_gives_an_error_or_a_normal_page(monkeypatch):
     the text area (parse_sequences), so the app's own handling of surrogates is exercised too.
     """
     exact = {}
-    original = rnnviz.config.parse_sequences
-    monkeypatch.setattr(dashboard.sidebar, "parse_sequences", lambda text: original(exact.get(text, text)))
+    original = rnnviz.controls.parse_sequences
+    monkeypatch.setattr(rnnviz.controls, "parse_sequences", lambda text: original(exact.get(text, text)))
     at = open_app(hidden="2", embedding="2")
     assert_normal_page(at)
 

@@ -47,8 +47,8 @@ def test_a_value_that_cannot_go_with_the_others_is_dropped_and_named():
     link = parse_link({"cell": "GRU", "nonlinearity": "relu", "proj": "2", "layers": "3"})
     assert link.config == Config(cell="gru", layers=3)
     assert set(link.ignored) == {"nonlinearity", "proj"}
-    assert "nonlinearity=relu: nonlinearity relu is only for the plain RNN cell" in link.ignored["nonlinearity"]
-    assert link.ignored["proj"].startswith("proj=2: proj (proj_size) is only for the LSTM cell")
+    assert "nonlinearity=relu: nonlinearity relu is only for the RNN cell" in link.ignored["nonlinearity"]
+    assert link.ignored["proj"].startswith("proj=2: proj 2 is only for the LSTM cell")
     link = parse_link({"cell": "LSTM", "hidden": "2", "proj": "3"})
     assert (link.config.hidden, link.config.proj, list(link.ignored)) == (2, 0, ["proj"])
 
@@ -84,14 +84,14 @@ def test_dropout_is_read_as_a_fraction_and_named_when_it_is_none():
     for text in ("1", "-0.1", "nan", "inf"):
         link = parse_link({"dropout": text})
         assert link.config == Config()
-        assert link.ignored["dropout"].startswith(f"dropout={text}: dropout must be at least 0 and below 1")
+        assert link.ignored["dropout"].startswith(f"dropout={text}: dropout must be between 0.0 and 0.95")
 
 
 def test_new_values_that_cannot_go_with_the_others_are_named():
     link = parse_link({"split": "3", "steps": "9", "task": "brackets", "h0": "ones"})  # the blog's batch
     assert link.config == Config()
     assert set(link.ignored) == {"split", "steps", "task", "h0"}
-    assert "split is the first chunk's length when h0 is carry" in link.ignored["split"]
+    assert "split 3 is the first chunk's length when h0 is carry" in link.ignored["split"]
     assert "outside the brackets task's vocabulary" in link.ignored["task"]
     link = parse_link({"h0": "carry", "packed": "true", "split": "5"})  # packed 'tiny' (4) leaves an empty chunk at 4
     assert (link.config, set(link.ignored)) == (Config(packed=True), {"h0", "split"})

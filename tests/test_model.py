@@ -19,12 +19,12 @@ from rnnviz.model import (
     rebuild,
     recurrent_module,
     resolve_device,
-    trained,
 )
+from rnnviz.training import trained
 
 
 def plain_pytorch(config: Config, device: str = "cpu"):
-    """DESIGN.md's reproducibility contract, written without rnnviz: returns embedded, output, h_n, c_n, rnn."""
+    """docs/reproducibility.md's contract, written without rnnviz: returns embedded, output, h_n, c_n, rnn."""
     data = list(config.sequences)
     vocab = ["<pad>", *sorted({ch for seq in data for ch in seq})]
     ids = [[vocab.index(ch) for ch in seq] for seq in data]

@@ -1,5 +1,5 @@
 """The relation catalog: each relation has its own test below, which recomputes from the tensors here (never from
-rnnviz's expressions) whether it applies, its kind by DESIGN.md's table, and whether its claim holds; then
+rnnviz's expressions) whether it applies, its kind by docs/catalog.md's table, and whether its claim holds; then
 properties that every relation shares: kinds fixed by the config alone, the shown expression is what ran, no red
 for any corner of the configuration space (trained weights included), and red for a bug made on purpose."""
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnviz import Config, analyse, extra_runs, recompute, run
+from rnnviz import Config, analyse, comparisons, recompute, run
 from rnnviz.relations import CATALOG, CUDA_TOLERANCE, RECOMPUTE_TOLERANCE, VERDICT_COLOURS, Relation, check_relations
 
 # The extended configs run other runs and rebuilds for every relation: fewer examples per test keep the module fast
@@ -151,7 +151,7 @@ def own_stack(result, backward: str = "_reverse"):
 
 
 def test_every_catalog_entry_has_its_own_test():
-    missing = [f.__name__ for f in CATALOG if f"test_{f.__name__}" not in globals()]
+    missing = [e.spec.__name__ for e in CATALOG if f"test_{e.spec.__name__}" not in globals()]
     assert missing == []
 
 
@@ -506,7 +506,7 @@ def test_a_bad_reference_is_a_contradiction():
     result = run(Config())
     reference = recompute(result)
     off = dataclasses.replace(reference, h_n=reference.h_n + 1e-3)
-    rel = by_id(check_relations(result, off))["reference-recompute"]
+    rel = by_id(check_relations(result, extra={"ref": off}))["reference-recompute"]
     assert (rel.expected, rel.holds, rel.verdict) == (True, False, "contradiction")
     assert rel.max_abs_diff == pytest.approx(1e-3, rel=1e-3)
 
@@ -613,7 +613,7 @@ def test_a_broken_other_run_is_a_contradiction():
     }
     for config, rids in cases.items():
         result = run(config)
-        extra = extra_runs(result, recompute(result))
+        extra = comparisons(result, recompute(result))
         off = {
             prefix: Own(other.output + 1e-3, other.h_n + 1e-3, other.c_n, (other.h_n + 1e-3).view(result.h_n.shape))
             for prefix, other in extra.items()
@@ -683,7 +683,7 @@ def test_the_new_lessons_say_what_is_true():
 def test_the_default_config_computes_no_other_run():
     """Only what applies is computed: the default config's analysis stays as cheap as before."""
     result = run(Config())
-    assert list(extra_runs(result, recompute(result))) == ["ref"]
+    assert list(comparisons(result, recompute(result))) == ["ref"]
     ids = [r.id for r in analyse(Config()).relations]
     assert ids == [
         "output-shape", "h_n-shape", "h_n-layout", "final-output-is-forward-h_n", "true-last-step-is-h_n",

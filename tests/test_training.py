@@ -20,12 +20,12 @@ from rnnviz import Config
 from rnnviz.brackets import TASK_VOCAB, bracket_text, encode
 from rnnviz.training import (
     TASK_DEFAULTS,
+    CharModel,
     adam_step,
     analyse_depth,
     build,
     pearson,
     train,
-    trained_model,
 )
 
 SMALL = Config(cell="lstm", hidden=4, embedding=3, seed=7)
@@ -36,6 +36,16 @@ DEFAULT_SIZES = {"hidden": TASK_DEFAULTS["hidden"], "embedding": TASK_DEFAULTS["
 def trained_at_defaults(cell: str, bidirectional: bool = False):
     """One training per cell at the task's defaults, shared by the tests of this module."""
     return train(Config(cell=cell, bidirectional=bidirectional, **DEFAULT_SIZES), TASK_DEFAULTS["steps"])
+
+
+def trained_model(training) -> CharModel:
+    """The model again, from a Training's weights (its random init overwritten; the global RNG left alone)."""
+    with torch.random.fork_rng(devices=[]):
+        model = CharModel(training.config)
+    model.embedding.load_state_dict(training.embedding)
+    model.rnn.load_state_dict(training.rnn)
+    model.head.load_state_dict(training.head)
+    return model
 
 
 def weights(training) -> dict[str, torch.Tensor]:

@@ -7,6 +7,8 @@ finishes; a run the script cuts short with st.rerun() counts as part of the same
 learner (links, each in a new session, and control changes, with think time), `classroom` many at once;
 `page_numbers` reads the badges, the max abs diffs and the shapes a page sent, `core_numbers` the same from
 the core, and `wrong_pages` compares them for every page of a class.
+
+Public: the bench (classroom.py, sec_browser.py) and the tests (`from bench.wsclient import serve`) share it.
 """
 
 import asyncio
