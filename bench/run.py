@@ -12,6 +12,7 @@ Sections
   imports  python -X importtime: the core without torch, and the app's imports
   browser  streamlit run + Chromium: cold start, memory with 5 sessions, interaction latency
   classroom  40 students over Streamlit's websocket protocol on one server, rnnviz then the naive script
+  explain  rnnviz.explain on a 2-layer bidirectional LSTM, 256 units, 32 x 200 steps, vs the module's own call
 """
 
 import argparse
@@ -37,8 +38,9 @@ SECTIONS = {  # name: (command, time cap in seconds)
     "imports": (["sec_core.py", "imports"], 100),
     "browser": (["sec_browser.py"], 420),
     "classroom": (["classroom.py"], 300),
+    "explain": (["sec_explain.py"], 120),
 }
-MIN_SECTION_S = {"rerun": 30, "core": 40, "largest": 40, "imports": 20, "browser": 120, "classroom": 200}
+MIN_SECTION_S = {"rerun": 30, "core": 40, "largest": 40, "imports": 20, "browser": 120, "classroom": 200, "explain": 60}
 
 
 def run_section(name: str, budget_s: float) -> dict:
@@ -195,6 +197,7 @@ def ratio_lines(r: dict) -> list[str]:
             f"(target < 600 MB) {verdict(peak < 600)}"
         )
     lines += classroom.ratio_lines(r["classroom"]) if "classroom" in r else []
+    lines += [f"explain, {line.strip()}" for line in r.get("explain", {}).get("lines", []) if "target" in line]
     return lines
 
 
@@ -363,6 +366,13 @@ def print_classroom(r: dict):
         print("\n".join("  " + line for line in classroom.report(r)))
 
 
+def print_explain(r: dict):
+    print("\n== 8. rnnviz.explain on a user's model (bench/sec_explain.py) ==")
+    if "error" in r:
+        print(f"  ERROR: {r['error']}")
+    print("\n".join("  " + line for line in r.get("lines", [])))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
@@ -393,8 +403,9 @@ def main():
         "imports": print_imports,
         "browser": print_browser,
         "classroom": print_classroom,
+        "explain": print_explain,
     }
-    for name in ("rerun", "largest", "core", "browser", "classroom", "imports"):
+    for name in ("rerun", "largest", "core", "browser", "classroom", "imports", "explain"):
         if name in results:
             try:
                 printers[name](results[name])

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from dashboard.markdown import plain
 from rnnviz.model import batch_first_h_0_error
 
 ICONS = {
@@ -60,13 +59,13 @@ def relation_markdown(rel) -> str:
     lines = [
         f":{rel.colour}-badge[{ICONS[rel.verdict]} {rel.id}] :small[:gray[{VERDICT_WORDS[rel.verdict]} · "
         f"{rel.comparison}{diff}]]",
-        plain(rel.statement),
+        rel.statement,  # Markdown: the catalog's own words (code in backticks), never user text
         f":small[{CLAIM_WORDS[rel.verdict]}]\n```python\n{rel.expression}\n```",
     ]
     split = per_sequence_text(rel)
     if split:
         lines.append(f":small[per sequence: {split}]")
-    lines.append(f":small[:gray[{plain(rel.why)}]]")
+    lines.append(f":small[:gray[{rel.why}]]")
     return "\n\n".join(lines)
 
 

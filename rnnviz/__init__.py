@@ -3,6 +3,7 @@
 from typing import NamedTuple
 
 from rnnviz.config import PRESETS, Config, ConfigError
+from rnnviz.explain import Explanation, explain
 from rnnviz.model import RunResult, rebuild
 from rnnviz.recompute import Reference, recompute
 from rnnviz.relations import Gradients, Relation, check_relations
@@ -13,12 +14,14 @@ __all__ = [
     "Analysis",
     "Config",
     "ConfigError",
+    "Explanation",
     "Reference",
     "Relation",
     "RunResult",
     "analyse",
     "analyse_with_gradients",
     "comparisons",
+    "explain",
     "gradient_checks",
     "rebuild",
     "recompute",
@@ -40,9 +43,12 @@ def analyse(config: Config, gradients: bool = False) -> Analysis:
     return analyse_with_gradients(config, gradients)[0]
 
 
-def analyse_with_gradients(config: Config, gradients: bool = True) -> tuple[Analysis, Gradients | None]:
-    """analyse(config, gradients), and the Gradients its gradient relations checked (None without)."""
-    result = run(config)
+def analyse_with_gradients(
+    config: Config, gradients: bool = True, weights_file=None
+) -> tuple[Analysis, Gradients | None]:
+    """analyse(config, gradients), and the Gradients its gradient relations checked (None without); weights_file (an
+    rnnviz.weights_file.Weights) runs a file's recurrent weights in place of the seeded ones."""
+    result = run(config, weights_file)
     reference = recompute(result)
     extra = comparisons(result, reference, gradients)
     return Analysis(result, reference, check_relations(result, extra=extra)), extra.get("grad")

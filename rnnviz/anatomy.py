@@ -1,15 +1,16 @@
 """The anatomy of a run: every state (sequence, layer, direction, t), and where output and h_n took it from.
 
 Marks come from positions, never from equal values: h_n[k, b] is taken at the step where direction d of layer l
-ends (forward at T-1, or at len_b - 1 when packed; backward at t = 0, or at the split K when carried in two chunks),
-whatever numbers happen to repeat. The states before a run's first step (h_0) are rows of their own, in
-initial_states(): cells() keeps one row per step that a layer computes.
+ends (rnnviz.positions: forward at T-1, or at len_b - 1 when packed; backward at t = 0, or at the split K when
+carried in two chunks), whatever numbers happen to repeat. The states before a run's first step (h_0) are rows of
+their own, in initial_states(): cells() keeps one row per step that a layer computes.
 """
 
 import numpy as np
 import pandas as pd
 
 from rnnviz.batch import char_label
+from rnnviz.positions import last_step
 
 COLUMNS = ("sequence", "layer", "direction", "t", "token", "padding", "computed", "in_output", "h_n_row")
 INITIAL_COLUMNS = ("sequence", "layer", "direction", "chunk", "before_t", "source", "h_0_row", "from_t")
@@ -23,7 +24,7 @@ def cells(result) -> pd.DataFrame:
     lengths = np.array(result.batch.lengths)[b]
     padding = t >= lengths
     computed = ~padding if c.packed else np.ones_like(padding)
-    ends = np.where(d == 1, c.chunk, lengths - 1 if c.packed else T - 1)  # chunk: the split K when carrying, else 0
+    ends = last_step(c, lengths, T, d)
     tokens = {(bb, tt): char_label(result.batch.token(tt, bb)) for bb in range(B) for tt in range(T)}
     return pd.DataFrame(
         {
@@ -47,17 +48,17 @@ def output_index(config, t: int, b: int, direction: int) -> str:
     return f"output[{at}, {direction * H}:{(direction + 1) * H}]"
 
 
-def places(result, b: int, layer: int, direction: int, t: int) -> list[str]:
-    """Where one state sits in what the layer returned, by position: output[...], h_n[k, b] (and c_n), or nothing."""
+def places(result, b: int, layer: int, direction: int, t: int) -> tuple[list[str], str | None]:
+    """Where one step's states sit in what the layer returned, by position: h_t in output[...] and h_n[k, b] (or
+    nowhere); an LSTM's c_t in c_n[k, b] (else None), never in output."""
     frame = cells(result)
     cell = frame[(frame.sequence == b) & (frame.layer == layer) & (frame.direction == direction) & (frame.t == t)]
     row = cell.iloc[0]
     found = [output_index(result.config, t, b, direction)] if row.in_output else []
     if row.h_n_row >= 0:
         found.append(f"h_n[{row.h_n_row}, {b}]")
-        if result.c_n is not None:
-            found.append(f"c_n[{row.h_n_row}, {b}]")
-    return found
+    c_place = f"c_n[{row.h_n_row}, {b}]" if row.h_n_row >= 0 and result.c_n is not None else None
+    return found, c_place
 
 
 def initial_states(result) -> pd.DataFrame:

@@ -19,6 +19,7 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
 INITIAL_STATES = ("zeros", "random", "carry")  # h_0: torch's default, drawn after building, or carried over a split
 TASKS = ("none", "brackets")
+PADS = ("learned", "zero")  # the <pad> token's embedding: a learned row like any token's, or zeros (padding_idx=0)
 
 # -----------------------------------------------------------------------------
 # Limits: one link must never be able to take the server down.
@@ -62,6 +63,10 @@ def _carry_only(values) -> str | None:
     return None if values["h0"] == "carry" else "the first chunk's length when h0 is carry"
 
 
+def _own_embedding(values) -> str | None:
+    return None if values["task"] == "none" else "for rnnviz's own embedding, not a task's trained one"
+
+
 def _task_only(values) -> str | None:
     return None if values["task"] != "none" else "for a task's training (task brackets)"
 
@@ -99,6 +104,10 @@ class Config:
     packed: bool = control(
         False, "Packed (pack_padded_sequence)", "Each sequence stops at its own length.", "toggle"
     )
+    pad: str = control(
+        "learned", "Padding's embedding", "learned: a row of its own, like any token's; zero: "
+        "nn.Embedding(padding_idx=0) embeds the `<pad>` token to zeros.", "select", choices=PADS, off=_own_embedding,
+    )  # fmt: skip
     seed: int = control(0, "Seed", "Seeds the embedding, the layer's weights and every random draw.", "number",
                         bounds=(0, MAX_SEED), trains=True)  # fmt: skip
     device: str = control("auto", "Device", "auto: CUDA where there is one, else the CPU.", "select", choices=DEVICES)
@@ -323,12 +332,14 @@ def changes(config: Config) -> dict:
     return {name: value for name, value in config.as_dict().items() if getattr(config, name) != CONFIG_DEFAULTS[name]}
 
 
-# The blog's four sections: RNN, H = E = 5, one or two layers, one or two directions.
+# The blog's four sections (RNN, H = E = 5, one or two layers, one or two directions), then its batch packed: each
+# sequence stops at its own length.
 PRESETS = {
     "single-uni": Config(layers=1, bidirectional=False),
     "multi-uni": Config(layers=2, bidirectional=False),
     "single-bi": Config(layers=1, bidirectional=True),
     "multi-bi": Config(layers=2, bidirectional=True),
+    "packed": Config(layers=1, bidirectional=True, packed=True),
 }
 
 

@@ -55,6 +55,7 @@ class RunResult:
     warnings: tuple[str, ...] = ()  # what torch warned while building the module, in its own words
     masks_state: torch.Tensor | None = None  # the CPU generator's state where the forward began drawing masks
     training: object = None  # the rnnviz.training.Training whose weights ran (a task), else None
+    weights_file: object = None  # the rnnviz.weights_file.Weights whose recurrent weights ran (--weights), else None
 
 
 def resolve_device(requested: str) -> str:
@@ -81,7 +82,7 @@ def build(config: Config, vocab_size: int, batch_size: int):
     with BUILD_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.default_generator.manual_seed(config.seed)
-        embedding = nn.Embedding(vocab_size, config.embedding)
+        embedding = nn.Embedding(vocab_size, config.embedding, padding_idx=0 if config.pad == "zero" else None)
         rnn = recurrent_module(config, config.embedding, config.layers, config.batch_first, config.dropout)
         state = initial_state(config, batch_size) if config.h0 == "random" else None
     return embedding, rnn, state, tuple(str(w.message) for w in caught)
@@ -130,13 +131,16 @@ def contract_threads():
             torch.set_num_threads(before)
 
 
-def run(config: Config, training=None) -> RunResult:
+def run(config: Config, training=None, weights_file=None) -> RunResult:
     """Build the batch and the model for config, run it, and return everything on the CPU.
 
-    A task's config runs its trained weights: training, the rnnviz.training.Training (rnnviz.run finds it).
+    A task's config runs its trained weights: training, the rnnviz.training.Training (rnnviz.run finds it). Else
+    weights_file, an rnnviz.weights_file.Weights, replaces the recurrent module's weights (the embedding stays seeded).
     """
     if (config.task != "none") != (training is not None):
         raise ValueError("a task's config runs with its training, and only it: use rnnviz.run(config)")
+    if training is not None and weights_file is not None:
+        raise ValueError("a task's config runs its trained weights, not a file's")
     device, dtype = run_device(config), getattr(torch, config.dtype)
     batch = make_batch(config.sequences, config.batch_first) if config.task == "none" else task_batch(config)
     with BUILD_LOCK if config.draws_masks else nullcontext():  # the masks come right after building
@@ -144,6 +148,8 @@ def run(config: Config, training=None) -> RunResult:
         if training is not None:
             embedding.load_state_dict(training.embedding)
             rnn.load_state_dict(training.rnn)
+        if weights_file is not None:
+            rnn.load_state_dict(weights_file.rnn)
         if (device, dtype) != ("cpu", torch.float32):  # built there; .to() would re-flatten the weights for nothing
             embedding.to(device=device, dtype=dtype)
             rnn.to(device=device, dtype=dtype)
@@ -173,6 +179,7 @@ def run(config: Config, training=None) -> RunResult:
         warnings=caught,
         masks_state=masks_state,
         training=training,
+        weights_file=weights_file,
     )
 
 
@@ -378,6 +385,17 @@ def rebuild(result: RunResult, per_direction: bool = False, backward: str = "_re
     h_n, c_n = split_state(final)
     output = outputs[-1].transpose(0, 1) if c.batch_first else outputs[-1]
     return Stack(tuple(outputs), output, h_n, c_n)
+
+
+def direction_module(result: RunResult, layer: int, direction: int) -> nn.RNNBase:
+    """Layer `layer`'s direction d alone: a one-layer, one-direction, time-major module holding its weights."""
+    c = result.config
+
+    def make(inputs, bidirectional):
+        return recurrent_module(c.replace(bidirectional=False), inputs, layers=1, batch_first=False)
+
+    with BUILD_LOCK, torch.random.fork_rng(devices=[]):  # its random init is overwritten: leave the RNG alone
+        return layer_modules(make, result.weights, layer, c.directions, per_direction=True)[direction]
 
 
 def layer_by_layer(result: RunResult) -> tuple[torch.Tensor, ...]:

@@ -49,6 +49,32 @@ def by_hand(step, x, lengths, weights, layers, directions, hidden):
     return layer_outputs, layer_cells, torch.stack(h_n), torch.stack(c_n)  # h_n: (L*D, B, H)
 
 
+def output_gates(step, x, layer_outputs, weights, starts, ends, h_0):
+    """An LSTM's output gate o_t of every layer and direction at the step where h_n is taken: (L*D, B, hidden).
+
+    x: the stack's input (T, B, E); layer_outputs: every layer's output (T, B, D*H); starts[d][b], ends[d][b]: where
+    direction d's run begins and ends; h_0: the state before the first step (L*D, B, H), or None for zeros. o_t reads
+    only x_t and the state before it, h_{t-1} (h_{t+1} backward), so c_{t-1} does not matter here.
+    """
+    D = len(ends)
+    H = layer_outputs[0].shape[2] // D
+    gates = []
+    for layer, output in enumerate(layer_outputs):
+        inputs = x if layer == 0 else layer_outputs[layer - 1]  # (T, B, E or D*H)
+        for d in range(D):
+            w = layer_weights(weights, layer, d)
+            hidden = w["weight_hh"].shape[0] // 4
+            for b, (start, t) in enumerate(zip(starts[d], ends[d], strict=True)):
+                if t != start:
+                    before = output[t - 1 if d == 0 else t + 1, b, d * H : (d + 1) * H]  # (H,)
+                else:
+                    before = x.new_zeros(H) if h_0 is None else h_0[layer * D + d, b]  # (H,)
+                terms = step(inputs[t, b][None], before[None], x.new_zeros(1, hidden), w)
+                gates.append(terms["o"][0])  # (hidden,)
+    B = x.shape[1]
+    return torch.stack(gates).view(len(layer_outputs) * D, B, -1)  # (L*D, B, hidden)
+
+
 # -----------------------------------------------------------------------------
 # The same, applied to a RunResult
 

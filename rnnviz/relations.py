@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 
 from rnnviz.cells import CELLS
+from rnnviz.positions import first_step, last_step
 
 # Allclose tolerances (atol, also used as rtol) of the numerical relations.
 RECOMPUTE_TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
@@ -56,7 +57,8 @@ class Relation:
 
     def as_dict(self) -> dict:
         """The JSON contract's fields."""
-        keys = ("id", "kind", "verdict", "statement", "expression", "expected", "holds", "comparison", "max_abs_diff")
+        keys = ("id", "kind", "verdict", "statement", "why", "expression", "expected", "holds", "comparison")
+        keys += ("max_abs_diff",)
         return {k: getattr(self, k) for k in keys}
 
 
@@ -104,6 +106,7 @@ class Spec:
     tolerance: float = 0.0  # for allclose: atol and rtol
     batch_axis: int | None = None  # the axis of b in every side, for the per-sequence view
     coincidence: str = "the two sides happen to hold the very same numbers here; PyTorch does not promise it."
+    places: tuple = ()  # every Place its sentences name (Words), so that a test can evaluate each
 
     @property
     def expression(self) -> str:
@@ -131,6 +134,76 @@ def _compare(spec: Spec, lhs, rhs) -> bool:
 def at(s: Sizes, t, b=":") -> str:
     """output indexed at time t and sequence b, whichever axis comes first (an open bracket: add units)."""
     return f"output[{b}, {t}" if s.config.batch_first else f"output[{t}, {b}"
+
+
+# -----------------------------------------------------------------------------
+# Places: a sentence names a position (output[t, b, ...], h_n[k, b]) only through Words, which builds its index from
+# the anatomy's positions (rnnviz.positions) and keeps it with what the sentence says it holds.
+
+
+@dataclass(frozen=True)
+class Place:
+    """An index into what the layer returned, as a sentence names it, and what the sentence says it holds."""
+
+    code: str  # output[7, 1, 5:10], output[7, :, 0:5], h_n[3, 1], h_n[3], c_n[3, 1]
+    says: str  # "state": layer's state at t; "padding": exactly 0; "final": where the direction's run ends
+    layer: int
+    direction: int
+    b: int | None  # None: every sequence
+    t: int | None = None  # the step, for "state" and "padding"
+    cell: bool = False  # an LSTM's cell state c (c_n), not h
+
+
+class Words:
+    """Writes the places a relation's sentences name, as `code`, and keeps them (Spec.places)."""
+
+    def __init__(self, s: Sizes):
+        self.s, self.places = s, []
+
+    def _name(self, place: Place) -> str:
+        self.places.append(place)
+        return f"`{place.code}`"
+
+    def _output(self, t: int, b, d: int) -> str:
+        s, where = self.s, ":" if b is None else b
+        return f"{at(s, t, where)}, {d * s.H}:{(d + 1) * s.H}]"
+
+    def state(self, t: int, b, d: int) -> str:
+        """output where it holds the top layer's direction-d state at step t (b None: every sequence's)."""
+        return self._name(Place(self._output(t, b, d), "state", self.s.L - 1, d, b, t))
+
+    def padding(self, t: int, b: int, d: int) -> str:
+        """output where it holds pad_packed_sequence's zeros (packed, t >= len_b)."""
+        return self._name(Place(self._output(t, b, d), "padding", self.s.L - 1, d, b, t))
+
+    def final(self, layer: int, d: int, b=None, cell: bool = False) -> str:
+        """h_n[k, b] (or c_n): the state where layer's direction d ends (b None: the row h_n[k])."""
+        k, name = layer * self.s.D + d, "c_n" if cell else "h_n"
+        return self._name(Place(f"{name}[{k}]" if b is None else f"{name}[{k}, {b}]", "final", layer, d, b, cell=cell))
+
+    def first(self, d: int) -> list[int]:
+        """Where direction d's run that h_n keeps starts, per sequence."""
+        s = self.s
+        return [int(t) for t in first_step(s.config, s.lengths, s.T, d)]
+
+    def last(self, d: int) -> list[int]:
+        """Where direction d's run that h_n keeps ends, per sequence."""
+        s = self.s
+        return [int(t) for t in last_step(s.config, s.lengths, s.T, d)]
+
+
+def groups(steps: list[int]) -> list[tuple[int, list[int]]]:
+    """(t, the sequences b whose step is t), for each distinct t of steps (one per sequence), by first b."""
+    found = {}
+    for b, t in enumerate(steps):
+        found.setdefault(t, []).append(b)
+    return list(found.items())
+
+
+def sequences_named(bs: list[int]) -> str:
+    """sequence 1; sequences 1 and 3; sequences 0, 2 and 5."""
+    names = [str(b) for b in bs]
+    return f"sequence {names[0]}" if len(names) == 1 else f"sequences {', '.join(names[:-1])} and {names[-1]}"
 
 
 def forward_end(s: Sizes) -> str:
@@ -175,7 +248,7 @@ def entry(rid: str, needs: tuple[str, ...] = ()):
 def output_shape(s: Sizes, extra) -> Spec:
     """output is [T, B, D*H] ([B, T, D*H] with batch_first): every step of the top layer. Always."""
     shape, names = (
-        ((s.B, s.T, s.D * s.H), "[B, T, D*H]") if s.config.batch_first else ((s.T, s.B, s.D * s.H), "[T, B, D*H]")
+        ((s.B, s.T, s.D * s.H), "`[B, T, D*H]`") if s.config.batch_first else ((s.T, s.B, s.D * s.H), "`[T, B, D*H]`")
     )
     return Spec(
         True,
@@ -192,7 +265,7 @@ def h_n_shape(s: Sizes, extra) -> Spec:
     shape = (s.L * s.D, s.B, s.H)
     return Spec(
         True,
-        f"h_n holds the final state of every layer and direction: [L*D, B, H] = {list(shape)}, batch_first or not.",
+        f"h_n holds the final state of every layer and direction: `[L*D, B, H]` = {list(shape)}, batch_first or not.",
         "h_n has no time axis, so batch_first never moves it.",
         (("tuple(h_n.shape)", str(shape)),),
         test="shape",
@@ -207,10 +280,52 @@ def c_n_shape(s: Sizes, extra) -> Spec | None:
     shape = (s.L * s.D, s.B, s.config.hidden)
     return Spec(
         True,
-        f"c_n, the LSTM's final cell state, is [L*D, B, hidden] = {list(shape)}.",
+        f"c_n, the LSTM's final cell state, is `[L*D, B, hidden]` = {list(shape)}.",
         "The cell state is never projected, so its last axis is hidden_size even when proj_size is set.",
         (("tuple(c_n.shape)", str(shape)),),
         test="shape",
+    )
+
+
+@entry("lstm-h_n-from-c_n", needs=("gate",))
+def lstm_h_n_from_c_n(s: Sizes, extra) -> Spec:
+    """An LSTM's h_n is its output gate times tanh(c_n), where h_n is taken (then W_hr with proj_size). LSTM, h0
+    zeros or random, no dropout masks."""
+    w, top = Words(s), s.L - 1
+    if s.config.proj:
+        rhs, how = "torch.einsum('kbh,kph->kbp', gate_output * torch.tanh(c_n), gate_w_hr)", ", projected by W_hr"
+    else:
+        rhs, how = "gate_output * torch.tanh(c_n)", ""
+    return Spec(
+        True,
+        f"h_n is made from c_n: for every layer and direction `h_n = o_T * tanh(c_n)`{how}, o_T the output gate at "
+        f"the step where h_n is taken. So {w.final(top, 0)} comes from {w.final(top, 0, cell=True)}; output holds "
+        "h at every step, c_n only ever the last c.",
+        "c_t is the LSTM's memory and h_t what it shows of it: the output gate opens it, `h_t = o_t * tanh(c_t)`.",
+        (("h_n", rhs),),
+        test="allclose",
+        tolerance=s.tolerance,
+        batch_axis=1,
+        places=tuple(w.places),
+    )
+
+
+@entry("c_n-is-in-output")
+def c_n_is_in_output(s: Sizes, extra) -> Spec | None:
+    """The tempting claim that c_n is somewhere in output: output holds h_t only, never the cell state. LSTM without
+    projection."""
+    if not CELLS[s.config.cell].has_cell_state or s.config.proj:
+        return None
+    w, top = Words(s), s.L - 1
+    return Spec(
+        False,
+        f"output holds h_t at every step and never the cell state c_t: where output ends it holds h_n, "
+        f"{w.final(top, 0)}, not c_n, {w.final(top, 0, cell=True)}.",
+        "c_n comes back beside h_n in the same `[L*D, B, .]` layout, so it is tempting to look for it in output too.",
+        ((forward_end(s), f"c_n[{top * s.D}]"),),
+        batch_axis=0,
+        coincidence="c_n and h_n happen to hold the same numbers here (saturated units).",
+        places=tuple(w.places),
     )
 
 
@@ -224,47 +339,116 @@ def h_0_shape(s: Sizes, extra) -> Spec | None:
     given = "the random h_0 drawn after building" if s.config.h0 == "random" else "the first chunk's h_n, carried"
     return Spec(
         True,
-        f"h_0 ({given}) is [L*D, B, H] = {list(shapes[0][1])}"
-        + (f", c_0 [L*D, B, hidden] = {list(shapes[1][1])}" if lstm else "")
+        f"h_0 ({given}) is `[L*D, B, H]` = {list(shapes[0][1])}"
+        + (f", c_0 `[L*D, B, hidden]` = {list(shapes[1][1])}" if lstm else "")
         + ", batch_first or not.",
-        "h_0 is laid out like h_n, which has no time axis: batch_first never moves it, and torch refuses an h_0 "
-        "shaped [B, L*D, H] like a batch-first input.",
+        "h_0 is laid out like h_n, which has no time axis: batch_first never moves it. "
+        + (
+            f"Here `B == L*D == {s.B}`, so an h_0 laid out like the batch-first input, `[B, L*D, H]`, has the very "
+            "shape "
+            "torch expects: torch takes it without a word and reads its rows as layers and directions, which gives "
+            "other numbers (see transposed-h_0-gives-same-output)."
+            if s.B == s.L * s.D
+            else "An h_0 laid out like a batch-first input, `[B, L*D, H]`, has another shape here: torch refuses it."
+        ),
         tuple((f"tuple({name}.shape)", str(shape)) for name, shape in shapes),
         test="shape",
+    )
+
+
+@entry("h_0-layout", needs=("nudged",))
+def h_0_layout(s: Sizes, extra) -> Spec:
+    """Row l*D + d of h_0 is read by layer l, direction d, and only there: moving the top layer's forward row leaves
+    every other final state as it was. h0 random, L*D > 1, no dropout masks."""
+    k = (s.L - 1) * s.D
+    pairs, others = [], []
+    if k:
+        pairs.append((f"nudged_h_n[:{k}]", f"nudged_base_h_n[:{k}]"))
+        others.append("the layers below it")
+    if s.D == 2:
+        pairs += [(f"nudged_h_n[{k + 1}:]", f"nudged_base_h_n[{k + 1}:]")]
+        pairs += [(f"nudged_output[..., {s.H}:]", f"nudged_base_output[..., {s.H}:]")]
+        others.append("its own backward direction")
+    others = " and ".join(others)
+    return Spec(
+        True,
+        f"h_0 is laid out like h_n: row `l*D + d` starts layer l, direction d. Moving only row {k}, the top layer's "
+        f"forward direction, changes that direction alone: {others} keep every number, in h_n and in output.",
+        "Each layer and direction starts from its own row; a row reaches the others only through that direction's "
+        "outputs, and the top layer's forward outputs feed no other direction.",
+        tuple(pairs),
+    )
+
+
+@entry("transposed-h_0-gives-same-output", needs=("transposed",))
+def transposed_h_0_gives_same_output(s: Sizes, extra) -> Spec:
+    """The tempting claim that an h_0 laid out like a batch-first input, [B, L*D, H], is refused or gives the same
+    numbers: where B == L*D torch takes it without a word and computes others. h0 random, B == L*D."""
+    return Spec(
+        False,
+        f"Here `B == L*D == {s.B}`: an h_0 laid out like the batch-first input, `[B, L*D, H]`, has the very shape "
+        "torch "
+        f"expects, so torch takes it without a word. It reads row k as layer k // {s.D}, direction k % {s.D}, so "
+        "output and h_n come out different.",
+        "batch_first moves the batch axis of the input and output only; h_0 and h_n keep `[L*D, B, H]`. Where the "
+        "two shapes differ torch refuses the mistake; where `B == L*D` nothing does.",
+        (("output", "transposed_output"), ("h_n", "transposed_h_n")),
+        test="allclose",
+        tolerance=s.tolerance,
+        coincidence="the transposed h_0 happens to give the same numbers here (a symmetric h_0, or saturated units).",
     )
 
 
 @entry("h_n-layout")
 def h_n_layout(s: Sizes, extra) -> Spec:
     """h_n[l*D + d] is layer l, direction d: h_n.view(L, D, B, H) only splits the first axis. Always."""
+    w = Words(s)
+    last = "backward" if s.D == 2 else "forward"
     return Spec(
         True,
-        f"h_n[l*D + d] is layer l, direction d: the view hv = h_n.view{(s.L, s.D, s.B, s.H)} only splits the first "
-        "axis.",
-        "Layers are outermost, directions inside them: h_n[0] is layer 0 forward, the last row the top layer's last "
-        "direction.",
+        f"`h_n[l*D + d]` is layer l, direction d: the view `hv = h_n.view{(s.L, s.D, s.B, s.H)}` only splits the "
+        "first axis.",
+        f"Layers are outermost, directions inside them: {w.final(0, 0)} is layer 0 forward, and the last row, "
+        f"{w.final(s.L - 1, s.D - 1)}, is layer {s.L - 1} {last}.",
         ((f"torch.stack([hv[l, d] for l in range({s.L}) for d in range({s.D})])", "h_n"),),
         batch_axis=1,
+        places=tuple(w.places),
     )
+
+
+def _short_groups(s: Sizes) -> list[tuple[int, list[int]]]:
+    """(last real step, the sequences shorter than T that end there), for each such step."""
+    return [(n - 1, bs) for n, bs in groups(list(s.lengths)) if n < s.T]
 
 
 @entry("final-output-is-forward-h_n")
 def final_output_is_forward_h_n(s: Sizes, extra) -> Spec:
     """output's forward half at t = T-1 is the top layer's forward h_n; a lesson when packed with a sequence shorter
     than T. Always."""
+    w, T1 = Words(s), s.T - 1
     guaranteed = not s.config.packed or s.full
+    if guaranteed:
+        statement = (
+            f"The forward half of output at the last time step, {w.state(T1, None, 0)}, is the top layer's forward "
+            f"h_n, {w.final(s.L - 1, 0)}."
+        )
+    else:
+        stops = "; ".join(
+            f"{sequences_named(bs)} {'stops' if len(bs) == 1 else 'stop'} at t = {t}, so {w.padding(T1, bs[0], 0)} "
+            f"is padding, exactly 0, and its forward h_n, {w.final(s.L - 1, 0, bs[0])}, is {w.state(t, bs[0], 0)}"
+            for t, bs in _short_groups(s)
+        )
+        statement = f"Packed, each sequence stops at its own length: {stops}."
     return Spec(
         guaranteed,
-        "The forward half of output at the last time step is the top layer's forward h_n (hv[-1, 0])."
-        if guaranteed
-        else "Packed: a sequence shorter than T stops at its own length, so output at t = T-1 is padding (0) for it; "
-        "its forward h_n is its state at t = len_b - 1.",
+        statement,
         "The forward direction ends at the last time step, so its last output is its final state."
         if guaranteed
-        else "Every sequence ends at t = T-1 only when none is padded.",
+        else "Every sequence ends at t = T-1 only when none is shorter than T.",
         ((f"{at(s, '-1')}, :{s.H}]", "hv[-1, 0]"),),
         batch_axis=0,
         coincidence="a short sequence's forward h_n is exactly 0 here, the same as the padding at t = T-1.",
+        places=tuple(w.places),
     )
 
 
@@ -272,20 +456,32 @@ def final_output_is_forward_h_n(s: Sizes, extra) -> Spec:
 def true_last_step_is_h_n(s: Sizes, extra) -> Spec:
     """output's forward half at each sequence's last real step is its forward h_n; a lesson when padded and not packed.
     Always."""
+    w, L1 = Words(s), s.L - 1
     guaranteed = s.config.packed or s.full
+    if guaranteed:
+        pairs = ", ".join(f"{w.state(n - 1, bs[0], 0)} is {w.final(L1, 0, bs[0])}" for n, bs in groups(s.lengths))
+        statement = f"At each sequence's last real step the forward half of output is its forward h_n: {pairs}."
+    else:
+        cases = "; ".join(
+            f"for {sequences_named(bs)}, {w.final(L1, 0, bs[0])} is {w.state(s.T - 1, bs[0], 0)}, not "
+            f"{w.state(t, bs[0], 0)} at its last real character"
+            for t, bs in _short_groups(s)
+        )
+        statement = (
+            f"Not packed, the layer also reads the `<pad>` steps, so a short sequence's forward h_n is its state "
+            f"after them, at t = T-1 = {s.T - 1}: {cases}."
+        )
     return Spec(
         guaranteed,
-        "At each sequence's true last step (t = len_b - 1) the forward half of output is its forward h_n."
-        if guaranteed
-        else "Not packed: the layer also reads the <pad> steps, so a short sequence's forward h_n is its state after "
-        "them, at t = T-1, not at its last real character (t = len_b - 1).",
+        statement,
         "Each sequence's forward direction stops at its last real character, where h_n is taken."
         if guaranteed
         else "Packing (pack_padded_sequence) is what makes each sequence stop at its own length.",
         ((f"torch.stack([{at(s, 'lengths[b] - 1', 'b')}, :{s.H}] for b in range({s.B})])", "hv[-1, 0]"),),
         batch_axis=0,
-        coincidence="the <pad> steps left the state exactly unchanged (a gate or tanh saturated to an exact value in "
-        f"{s.config.dtype}), so h_n equals the state at the last real character.",
+        coincidence="the `<pad>` steps left the state exactly unchanged (a gate or tanh saturated to an exact value "
+        f"in {s.config.dtype}), so h_n equals the state at the last real character.",
+        places=tuple(w.places),
     )
 
 
@@ -295,19 +491,28 @@ def first_output_is_backward_h_n(s: Sizes, extra) -> Spec | None:
     Bidirectional."""
     if s.D == 1:
         return None
-    K = s.config.chunk
+    w, K = Words(s), s.config.chunk
+    if not K:
+        statement = (
+            f"The backward half of output at t = 0, {w.state(0, None, 1)}, is the top layer's backward h_n, "
+            f"{w.final(s.L - 1, 1)}."
+        )
+    else:
+        statement = (
+            f"Carried in two chunks, h_n is the second chunk's, whose backward direction ends at t = K = {K}: "
+            f"{w.final(s.L - 1, 1)} is {w.state(K, None, 1)}, while {w.state(0, None, 1)} holds the first chunk's "
+            "backward state."
+        )
     return Spec(
         not K,
-        f"The backward half of output at t = 0 is the top layer's backward h_n (hv[-1, 1] = h_n[{s.L * 2 - 1}])."
-        if not K
-        else f"Carried in two chunks: h_n is the second chunk's, whose backward direction ends at t = K = {K}; "
-        "output at t = 0 holds the first chunk's backward state.",
+        statement,
         "The backward direction reads from the end to the start, so it finishes at t = 0."
         if not K
         else "Without chunks the backward direction finishes at t = 0.",
         ((f"{at(s, '0')}, {s.H}:]", "hv[-1, 1]"),),
         batch_axis=0,
         coincidence="the backward state at t = 0 of the first chunk equals the second chunk's at t = K here.",
+        places=tuple(w.places),
     )
 
 
@@ -317,22 +522,61 @@ def final_output_backward_is_h_n(s: Sizes, extra) -> Spec | None:
     starts); guaranteed only when its last run is one step long. Bidirectional."""
     if s.D == 1:
         return None
-    end = s.config.chunk  # where the backward direction of the last (or only) run ends
-    guaranteed = end == s.T - 1
+    w, K, T1 = Words(s), s.config.chunk, s.T - 1
+    guaranteed = K == T1  # the backward direction of the last (or only) run ends at K
+    if guaranteed:
+        statement = (
+            f"With one time step in the second chunk, the backward half of output at t = T-1 = {K}, "
+            f"{w.state(T1, None, 1)}, is the top layer's backward h_n, {w.final(s.L - 1, 1)}."
+        )
+    else:
+        if not s.config.packed:
+            starts = f"at t = T-1 = {T1}, reading the `<pad>` steps first: {w.state(T1, None, 1)} is its first state"
+        else:
+            starts = "at each sequence's last real step: " + "; ".join(
+                f"t = {t} for {sequences_named(bs)}, whose first state is {w.state(t, bs[0], 1)}"
+                + ("" if t == T1 else f" (and {w.padding(T1, bs[0], 1)} is padding, exactly 0)")
+                for t, bs in groups(w.first(1))
+            )
+        statement = (
+            f"The backward direction starts {starts}. Its h_n, {w.final(s.L - 1, 1)}, is its last state, at "
+            f"t = {K}: {w.state(K, None, 1)}."
+        )
     return Spec(
         guaranteed,
-        f"With one time step{' in the second chunk' if end else ''}, the backward half of output at t = T-1 = {end} "
-        "is the top layer's backward h_n."
-        if guaranteed
-        else f"The backward direction *starts* at t = T-1: output there is its first state. Its h_n (hv[-1, 1] = "
-        f"h_n[{s.L * 2 - 1}]) is its state at t = {end}.",
+        statement,
         "With one time step, the backward direction's first step is also its last."
         if guaranteed
         else "In output the last time step reads like the end, but only for the forward direction.",
         ((f"{at(s, '-1')}, {s.H}:]", "hv[-1, 1]"),),
         batch_axis=0,
-        coincidence=f"the backward state did not change between t = T-1 and t = {end} (a gate or tanh saturated to an "
-        f"exact value in {s.config.dtype}), so its first state equals its last.",
+        coincidence=f"the backward state did not change between its first step and t = {K} (a gate or tanh saturated "
+        f"to an exact value in {s.config.dtype}), so its first state equals its last.",
+        places=tuple(w.places),
+    )
+
+
+@entry("packed-backward-starts-at-last-real-step", needs=("alone",))
+def packed_backward_starts_at_last_real_step(s: Sizes, extra) -> Spec | None:
+    """Packed, each sequence's backward direction starts at its own last real step: output there is the backward
+    module's first state on that sequence alone, reversed. Packed and bidirectional, in one piece."""
+    w = Words(s)
+    starts = "; ".join(f"t = {t} for {sequences_named(bs)}: {w.state(t, bs[0], 1)}" for t, bs in groups(w.first(1)))
+    return Spec(
+        True,
+        f"Packed, the backward direction starts at each sequence's last real step, never on padding: {starts}.",
+        "pack_padded_sequence hands the backward direction each sequence's real steps only, so it begins at the "
+        "last of them, wherever that is.",
+        (
+            (
+                f"torch.stack([{at(s, 'lengths[b] - 1', 'b')}, {s.H}:] for b in range({s.B})])",
+                "alone_output",
+            ),
+        ),
+        test="allclose",
+        tolerance=s.tolerance,
+        batch_axis=0,
+        places=tuple(w.places),
     )
 
 
@@ -341,16 +585,18 @@ def lower_layer_h_n_is_final_output(s: Sizes, extra) -> Spec | None:
     """The tempting claim that h_n[0] is where output ends: it is layer 0's final state. Two layers or more."""
     if s.L == 1:
         return None
-    top = (s.L - 1) * s.D
+    w = Words(s)
+    first = w.final(0, 0)
     return Spec(
         False,
-        f"output holds the top layer only. h_n[0] is layer 0's final state, so it is not where output holds h_n: "
-        f"that is the top layer's forward h_n, hv[-1, 0] = h_n[{top}].",
-        "h_n[0] comes first in h_n, so it is easy to take it for the last output; it is layer 0's, which output never "
-        "shows.",
+        f"output holds the top layer only. {first} is layer 0's final state, so it is not where output holds h_n: "
+        f"that is the top layer's forward h_n, {w.final(s.L - 1, 0)}.",
+        f"{first} comes first in h_n, so it is easy to take it for the last output; it is layer 0's, which output "
+        "never shows.",
         ((forward_end(s), "hv[0, 0]"),),
         batch_axis=0,
         coincidence="layer 0's and the top layer's final forward states happen to be the same numbers here.",
+        places=tuple(w.places),
     )
 
 
@@ -359,11 +605,14 @@ def padding_output_is_zero(s: Sizes, extra) -> Spec | None:
     """Packed, output past each sequence's length is exactly 0. Packed, with a sequence shorter than T."""
     if not s.config.packed or s.full:
         return None
+    w = Words(s)
+    examples = ", ".join(w.padding(t + 1, bs[0], 0) for t, bs in _short_groups(s))
     return Spec(
         True,
-        "Packed: output past each sequence's length is padding, exactly 0.",
+        f"Packed, output past each sequence's length is padding, exactly 0: {examples} and every step after.",
         "pad_packed_sequence fills the steps a sequence never had with zeros.",
         (("output[padding]", "torch.zeros_like(output[padding])"),),
+        places=tuple(w.places),
     )
 
 
@@ -371,6 +620,25 @@ def _runs_equal(s: Sizes, prefix: str) -> tuple[tuple[str, str], ...]:
     """(output, other), (h_n, other) and (c_n, other) for an LSTM: another run's tensors against this run's."""
     names = ("output", "h_n", "c_n") if CELLS[s.config.cell].has_cell_state else ("output", "h_n")
     return tuple((name, f"{prefix}_{name}") for name in names)
+
+
+@entry("zero-padding-is-harmless", needs=("packed",))
+def zero_padding_is_harmless(s: Sizes, extra) -> Spec:
+    """The tempting claim that pads embedded to zeros leave h_n as the packed run's: a step on a zero input still adds
+    the biases and W_hh h. Zero padding, not packed, a sequence shorter than T."""
+    backward = " And the backward direction reads the pads first, before any real step." if s.D == 2 else ""
+    return Spec(
+        False,
+        "Here `<pad>` embeds to zeros (padding_idx=0), yet a short sequence's h_n is not the packed run's: a step on "
+        f"a zero input is still `act(b_ih + W_hh h + b_hh)`, so the state keeps moving through the pads.{backward}",
+        "With padding_idx=0 the pads carry no input, so it is tempting to think they change nothing; packing is what "
+        "keeps a sequence from stepping through them.",
+        (("h_n", "packed_h_n"),),
+        test="allclose",
+        tolerance=s.tolerance,
+        batch_axis=1,
+        coincidence="the steps on zeros left every state exactly as it was (saturated units, or a ReLU clamped to 0).",
+    )
 
 
 @entry("chunks-equal-whole", needs=("whole",))
@@ -407,14 +675,17 @@ def layer_0_h_n_unaffected_by_dropout(s: Sizes, extra) -> Spec | None:
     pairs = [(f"h_n[:{s.D}]", f"eval_h_n[:{s.D}]")]
     if CELLS[s.config.cell].has_cell_state:
         pairs.append((f"c_n[:{s.D}]", f"eval_c_n[:{s.D}]"))
+    w = Words(s)
+    rows = " and ".join(w.final(0, d) for d in range(s.D))
     return Spec(
         True,
-        f"Layer 0's final states (h_n[:{s.D}]) are the eval run's, though train mode drops with P = "
+        f"Layer 0's final states, {rows}, are the eval run's, though train mode drops with P = "
         f"{s.config.dropout}: dropout acts on a layer's output on its way up, never inside the layer.",
         "Dropout is applied to each layer's output but the last, before the next layer reads it; layer 0 reads the "
         "embedded input as it is.",
         tuple(pairs),
         batch_axis=1,
+        places=tuple(w.places),
     )
 
 
@@ -466,12 +737,13 @@ def stacked_is_layer_by_layer(s: Sizes, extra) -> Spec | None:
 def backward_is_forward_on_reversed(s: Sizes, extra) -> Spec | None:
     """Each layer's backward half is a one-direction module with the _reverse weights, run on each sequence reversed
     and flipped back. Bidirectional."""
-    steps = "its real steps (packed)" if s.config.packed else "the whole padded row, <pad> steps first"
+    steps = "its real steps, packed" if s.config.packed else "the whole padded row, `<pad>` steps first"
     return Spec(
         True,
-        f"Each layer's backward half is a one-direction {s.module} holding the *_reverse weights, run over each "
+        f"Each layer's backward half is a one-direction {s.module} holding the `_reverse` weights, run over each "
         f"sequence's steps in reverse ({steps}) and flipped back: rebuilt so, layer by layer, it gives output and h_n.",
-        "bidirectional=True adds a second layer of its own that reads each sequence from its end.",
+        "bidirectional=True gives every layer a second direction, with weights of its own, that reads each sequence "
+        "from its end; a layer's output holds both directions side by side.",
         _runs_equal(s, "by_direction"),
         test="allclose",
         tolerance=s.tolerance,
@@ -484,8 +756,8 @@ def reversed_input_is_backward(s: Sizes, extra) -> Spec | None:
     has weights of its own. Bidirectional."""
     return Spec(
         False,
-        "The backward direction has weights of its own (weight_ih_l0_reverse, ...): the forward direction's weights "
-        "run on the reversed input do not give its half of output, nor its h_n.",
+        "The backward direction has weights of its own (`weight_ih_l0_reverse`, ...): the forward direction's "
+        "weights run on the reversed input do not give its half of output, nor its h_n.",
         "'Bidirectional' reads like one layer run both ways, with the same weights.",
         ((f"output[..., {s.H}:]", f"mirror_output[..., {s.H}:]"), ("hv[:, 1]", "mirror_hv[:, 1]")),
         test="allclose",
@@ -591,10 +863,10 @@ def padding_has_no_influence(s: Sizes, extra) -> Spec | None:
     guaranteed = s.config.packed or s.D == 1
     return Spec(
         guaranteed,
-        "No state at a real step, of any layer and direction, depends on a <pad> input: exactly 0."
+        "No state at a real step, of any layer and direction, depends on a `<pad>` input: exactly 0."
         if guaranteed
-        else "Not packed and bidirectional: the backward direction reads the <pad> steps first, so every real step "
-        "above it depends on the padding.",
+        else "Not packed and bidirectional: the backward direction reads the `<pad>` steps first, so every real "
+        "step above it depends on the padding.",
         "Packed, no direction ever reads a pad; forward only, the pads come after every real step."
         if guaranteed
         else "pack_padded_sequence is what keeps the pads out of the backward direction.",
@@ -658,8 +930,13 @@ def namespace(result, extra: dict) -> dict:
             ns.update(grad=other.values, fd_autograd=other.autograd, fd_differences=other.differences)
             ns["pad_reach"] = (steps[:, None] < lengths) & (steps[None, :] >= lengths)  # (B, T, T): real t, pad s
             continue
-        ns.update({f"{prefix}_output": other.output, f"{prefix}_h_n": other.h_n, f"{prefix}_c_n": other.c_n})
-        ns[f"{prefix}_hv"] = other.h_n.view(s.L, s.D, s.B, s.H)  # (L, D, B, H)
+        if hasattr(other, "_asdict"):  # a NamedTuple: each of its tensors
+            tensors = other._asdict()
+        else:  # a run (or its hand recomputation)
+            tensors = {"output": other.output, "h_n": other.h_n, "c_n": other.c_n}
+        if "h_n" in tensors:
+            tensors["hv"] = tensors["h_n"].view(s.L, s.D, s.B, s.H)  # (L, D, B, H)
+        ns.update({f"{prefix}_{name}": tensor for name, tensor in tensors.items()})
     return ns
 
 

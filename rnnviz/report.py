@@ -8,10 +8,14 @@ def shape(tensor) -> list[int] | None:
     return None if tensor is None else list(tensor.shape)
 
 
-def make_report(result, relations, tensors: bool = False, gradients=None) -> dict:
-    """One JSON-ready object: config, device, vocab, lengths, shapes, relations (training for a task, and tensors)."""
+def make_report(result, relations, tensors: bool = False, gradients=None, compare=None) -> dict:
+    """One JSON-ready object: config (with the weights file's, where one ran), device, vocab, lengths, shapes,
+    relations (training for a task, the gradients map, a side-by-side comparison (rnnviz.compare), and tensors)."""
+    config = result.config.as_dict()
+    if result.weights_file is not None:
+        config["weights"] = result.weights_file.as_dict()
     report = {
-        "config": result.config.as_dict(),
+        "config": config,
         "device": result.device,
         "vocab": list(result.batch.vocab),
         "lengths": list(result.batch.lengths),
@@ -28,6 +32,8 @@ def make_report(result, relations, tensors: bool = False, gradients=None) -> dic
         report["training"] = result.training.as_dict()
     if gradients is not None:  # values[l][d][b][t][s], as docs/json.md lays it out
         report["gradients"] = {"values": gradients.tolist()}
+    if compare is not None:
+        report["compare"] = compare.as_dict()
     if tensors:
         report["tensors"] = {
             name: None if t is None else t.tolist()
@@ -36,6 +42,6 @@ def make_report(result, relations, tensors: bool = False, gradients=None) -> dic
     return report
 
 
-def report_json(result, relations, tensors: bool = False, gradients=None) -> str:
+def report_json(result, relations, tensors: bool = False, gradients=None, compare=None) -> str:
     """The report as one line of JSON text: what the CLI prints and the dashboard's download holds."""
-    return json.dumps(make_report(result, relations, tensors, gradients))
+    return json.dumps(make_report(result, relations, tensors, gradients, compare))

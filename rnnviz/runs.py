@@ -6,9 +6,13 @@ is one Comparison entry: when it applies, how it is computed, and the code the e
 catalog entry that compares with one says so (rnnviz.relations.entry's needs).
 """
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
 
 from rnnviz import model
 from rnnviz.cells import CELLS, step_code
@@ -16,7 +20,10 @@ from rnnviz.config import Config
 from rnnviz.model import (
     RunResult,
     cat_states,
+    contract_threads,
+    direction_module,
     drop,
+    layer_by_layer,
     layer_forward,
     layer_modules,
     rebuild,
@@ -24,14 +31,16 @@ from rnnviz.model import (
     stack_forward,
     state_rows,
 )
-from rnnviz.recompute import Reference, by_hand, layer_weights, run_direction
+from rnnviz.positions import first_step, last_step
+from rnnviz.recompute import Reference, by_hand, layer_weights, output_gates, run_direction
 from rnnviz.relations import Gradients
 from rnnviz.training import trained
 
 
-def run(config: Config) -> RunResult:
-    """Run config: a task's config trains first (once per process, rnnviz.training.trained), then runs its weights."""
-    return model.run(config, None if config.task == "none" else trained(config))
+def run(config: Config, weights_file=None) -> RunResult:
+    """Run config: a task's config trains first (once per process, rnnviz.training.trained), then runs its weights;
+    weights_file (an rnnviz.weights_file.Weights) runs a file's recurrent weights."""
+    return model.run(config, None if config.task == "none" else trained(config), weights_file)
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,19 @@ class Comparison:
     applies: Callable[[RunResult], bool]
     compute: Callable[[RunResult, Reference], object]  # (the run, its hand recomputation) -> tensors of the run
     code: Callable[[RunResult], str] | None  # the exported script's lines for it; None: not in the script
-    setup: Callable[[RunResult], str] | None = None  # script code that comparisons share, written once before them
+    setup: tuple = ()  # functions (RunResult) -> script code that comparisons share, each written once before them
     on_request: bool = False  # computed only when asked for (the gradients)
+
+
+def _step_code(result: RunResult) -> str:
+    """The cell's step by hand and the weights of one layer and direction: plain torch, their very source."""
+    sources = [inspect.getsource(f) for f in (CELLS[result.config.cell].step, layer_weights)]
+    return "\n# --- The cell's step by hand, from the weights ------------------------------\n" + "\n\n".join(sources)
 
 
 def _by_hand_code(result: RunResult) -> str:
     c = result.config
-    sources = [inspect.getsource(f) for f in (CELLS[c.cell].step, layer_weights, run_direction, by_hand)]
+    sources = [inspect.getsource(f) for f in (run_direction, by_hand)]
     lengths = "lengths" if c.packed else "[x.shape[0]] * x.shape[1]"
     to_layout = ".transpose(0, 1)" if c.batch_first else ""
     return (
@@ -111,7 +126,7 @@ def _rebuilt(name: str, what: str, applies, arguments: str, **options) -> Compar
         applies,
         compute=lambda result, reference: rebuild(result, **options),
         code=lambda result: f"{name}_output, {name}_h_n, {name}_c_n, {name}_hv = rebuild({arguments})",
-        setup=_rebuild_code,
+        setup=(_rebuild_code,),
     )
 
 
@@ -119,6 +134,142 @@ def _eval_code(result: RunResult) -> str:
     if not result.config.train_mode:
         return "eval_output, eval_h_n, eval_c_n = output, h_n, c_n  # this run is in eval mode"
     return f"_, eval_output, eval_h_n, eval_c_n, *_ = run({result.device!r}, train=False)  # dropout off"
+
+
+class Alone(NamedTuple):
+    """Each sequence's top-layer backward state at its first step, from that step of that sequence alone."""
+
+    output: torch.Tensor  # (B, H)
+
+
+def alone(result: RunResult) -> Alone:
+    """The top layer's backward module run on each sequence's last real step alone, from zeros: its first state."""
+    c = result.config
+    x = _time_major(result)  # (T, B, E)
+    below = x if c.layers == 1 else layer_by_layer(result)[-2]  # (T, B, E or D*H): the top layer's input
+    backward = direction_module(result, c.layers - 1, 1)
+    with contract_threads(), torch.no_grad():
+        firsts = [backward(below[n - 1 : n, b : b + 1])[0][0, 0] for b, n in enumerate(result.batch.lengths)]
+    return Alone(torch.stack(firsts))  # (B, H)
+
+
+def _alone_code(result: RunResult) -> str:
+    c = result.config
+    x = "embedded.transpose(0, 1)" if c.batch_first else "embedded"
+    below = (
+        x
+        if c.layers == 1
+        else f"stack_forward([layer_modules(make, weights, k, 2, False) for k in range({c.layers - 1})], {x}, "
+        f"lengths, True, None, 0, 0.0)[0][-1]"
+    )
+    return f"""
+below = {below}  # (T, B, .): the top layer's input
+backward = layer_modules(make, weights, {c.layers - 1}, 2, True)[1]  # the top layer's backward direction alone
+with torch.no_grad():  # each sequence's last real step alone, from zeros: the backward direction's first state
+    alone_output = torch.stack([backward(below[n - 1 : n, b : b + 1])[0][0, 0] for b, n in enumerate(lengths)])
+"""
+
+
+def transposed(result: RunResult):
+    """The run again, its h_0 (and c_0) handed over as [B, L*D, H], like a batch-first input (B == L*D: taken)."""
+    swap = lambda state: None if state is None else state.transpose(0, 1).contiguous()  # noqa: E731
+    return rebuild(dataclasses.replace(result, h_0=swap(result.h_0), c_0=swap(result.c_0)))
+
+
+TRANSPOSED_CODE = """
+right = h_0, c_0  # hand h_0 (and c_0) over as [B, L*D, H], like a batch-first input: torch takes it when B == L*D
+h_0, c_0 = (None if s is None else s.transpose(0, 1).contiguous() for s in right)
+transposed_output, transposed_h_n, transposed_c_n, transposed_hv = rebuild(False)
+h_0, c_0 = right
+"""
+
+
+class Gate(NamedTuple):
+    """An LSTM's output gate where h_n is taken, and the projections W_hr (with proj_size)."""
+
+    output: torch.Tensor  # (L*D, B, hidden)
+    w_hr: torch.Tensor | None  # (L*D, proj, hidden)
+
+
+def _time_major(result: RunResult) -> torch.Tensor:
+    return result.embedded.transpose(0, 1) if result.config.batch_first else result.embedded  # (T, B, E)
+
+
+def _run_steps(result: RunResult) -> tuple[list, list]:
+    """starts[d][b] and ends[d][b]: where each direction's run that h_n keeps begins and ends."""
+    c, lengths, T = result.config, result.batch.lengths, result.batch.max_length
+    starts = [[int(t) for t in first_step(c, lengths, T, d)] for d in range(c.directions)]
+    return starts, [[int(t) for t in last_step(c, lengths, T, d)] for d in range(c.directions)]
+
+
+def _projections(result: RunResult) -> torch.Tensor | None:
+    c = result.config
+    D = c.directions
+    names = [f"weight_hr_l{k // D}" + ("_reverse" if k % D else "") for k in range(len(result.h_n))]
+    return torch.stack([result.weights[name] for name in names]) if c.proj else None  # (L*D, proj, hidden)
+
+
+def gate(result: RunResult) -> Gate:
+    """The output gate o_t of every layer and direction where h_n is taken, from the layers' own outputs."""
+    starts, ends = _run_steps(result)
+    layers = list(layer_by_layer(result))  # (T, B, D*H) each
+    o = output_gates(CELLS[result.config.cell].step, _time_major(result), layers, result.weights, starts, ends,
+                     result.h_0)  # fmt: skip
+    return Gate(o, _projections(result))
+
+
+def _gate_code(result: RunResult) -> str:
+    c = result.config
+    starts, ends = _run_steps(result)
+    x = "embedded.transpose(0, 1)" if c.batch_first else "embedded"
+    initial = "(h_0, c_0)" if c.h0 == "random" else "None"
+    projections = (
+        f"torch.stack([weights[f'weight_hr_l{{k // {c.directions}}}' + ('_reverse' if k % {c.directions} else '')] "
+        f"for k in range({c.layers * c.directions})])"
+        if c.proj
+        else "None"
+    )
+    return f"""
+{inspect.getsource(output_gates)}
+
+every_layer, _ = stack_forward(
+    [layer_modules(make, weights, k, {c.directions}, False) for k in range({c.layers})], {x}, lengths, {c.packed},
+    {initial}, 0, 0.0,
+)  # every layer's output (T, B, D*H)
+gate_output = output_gates({CELLS[c.cell].step.__name__}, {x}, every_layer, weights, {starts}, {ends}, h_0)
+gate_w_hr = {projections}  # (L*D, proj, hidden), with proj_size
+"""
+
+
+class Nudged(NamedTuple):
+    """The stack from one-layer modules twice: from h_0 as drawn, and with only the top layer's forward row moved."""
+
+    output: torch.Tensor  # like the run's output, the row moved
+    h_n: torch.Tensor  # (L*D, B, H), the row moved
+    base_output: torch.Tensor  # the same two from h_0 as drawn
+    base_h_n: torch.Tensor
+
+
+def nudged(result: RunResult) -> Nudged:
+    """Row (L-1)*D of h_0 (and c_0), the top layer's forward direction, plus 1; every other row as drawn."""
+    k = (result.config.layers - 1) * result.config.directions
+
+    def nudge(state):
+        return None if state is None else torch.cat([state[:k], state[k : k + 1] + 1, state[k + 1 :]])
+
+    moved, base = rebuild(dataclasses.replace(result, h_0=nudge(result.h_0), c_0=nudge(result.c_0))), rebuild(result)
+    return Nudged(moved.output, moved.h_n, base.output, base.h_n)
+
+
+def _nudged_code(result: RunResult) -> str:
+    k = (result.config.layers - 1) * result.config.directions
+    return f"""
+nudged_base_output, nudged_base_h_n, *_ = rebuild(False)  # from h_0 as drawn
+right = h_0, c_0  # then only row {k} of h_0 (and c_0), the top layer's forward direction, moved by 1
+h_0, c_0 = (None if s is None else torch.cat([s[:{k}], s[{k}:{k + 1}] + 1, s[{k + 1}:]]) for s in right)
+nudged_output, nudged_h_n, *_ = rebuild(False)
+h_0, c_0 = right
+"""
 
 
 def gradient_checks(result: RunResult) -> Gradients:
@@ -136,19 +287,20 @@ COMPARISONS = (
         applies=lambda r: r.config.h0 == "zeros" and not r.config.draws_masks,
         compute=lambda result, reference: reference,
         code=_by_hand_code,
+        setup=(_step_code,),
     ),
     Comparison(
         "cpu",
         "The same config on the CPU: a run on CUDA.",
         applies=lambda r: r.device == "cuda",
-        compute=lambda result, reference: run(result.config.replace(device="cpu")),
+        compute=lambda result, reference: run(result.config.replace(device="cpu"), result.weights_file),
         code=lambda r: "_, cpu_output, cpu_h_n, cpu_c_n, *_ = run('cpu')  # the same weights, on the CPU",
     ),
     Comparison(
         "whole",
         "The run in one piece from zeros: h0 carry, no masks (in train mode each call draws masks of its own).",
         applies=lambda r: r.config.h0 == "carry" and not r.config.draws_masks,
-        compute=lambda result, reference: run(result.config.replace(h0="zeros", split=0)),
+        compute=lambda result, reference: run(result.config.replace(h0="zeros", split=0), result.weights_file),
         code=lambda r: f"_, whole_output, whole_h_n, whole_c_n, *_ = run({r.device!r}, split=0)  # in one piece",
     ),
     Comparison(
@@ -156,7 +308,7 @@ COMPARISONS = (
         "The run in eval mode (this run where it is one): train mode or dropout set.",
         applies=lambda r: r.config.train_mode or bool(r.config.dropout),
         compute=lambda result, reference: (
-            run(result.config.replace(train_mode=False)) if result.config.train_mode else result
+            run(result.config.replace(train_mode=False), result.weights_file) if result.config.train_mode else result
         ),
         code=_eval_code,
     ),
@@ -175,6 +327,56 @@ COMPARISONS = (
         'True, backward=""',
         per_direction=True,
         backward="",
+    ),
+    Comparison(
+        "gate",
+        "An LSTM's output gate where h_n is taken, from each layer's own output: h0 zeros or random, no masks.",
+        applies=lambda r: CELLS[r.config.cell].has_cell_state and r.config.h0 != "carry" and not r.config.draws_masks,
+        compute=lambda result, reference: gate(result),
+        code=_gate_code,
+        setup=(_rebuild_code, _step_code),
+    ),
+    Comparison(
+        "nudged",
+        "The stack from one-layer modules, with and without the top layer's forward row of h_0 moved: h0 random, "
+        "L*D > 1, no masks.",
+        applies=lambda r: (
+            r.config.h0 == "random" and r.config.layers * r.config.directions > 1 and not r.config.draws_masks
+        ),
+        compute=lambda result, reference: nudged(result),
+        code=_nudged_code,
+        setup=(_rebuild_code,),
+    ),
+    Comparison(
+        "transposed",
+        "The stack from one-layer modules, its h_0 handed as [B, L*D, H]: h0 random, B == L*D, no masks.",
+        applies=lambda r: (
+            r.config.h0 == "random"
+            and len(r.config.sequences) == r.config.layers * r.config.directions
+            and not r.config.draws_masks
+        ),
+        compute=lambda result, reference: transposed(result),
+        code=lambda result: TRANSPOSED_CODE,
+        setup=(_rebuild_code,),
+    ),
+    Comparison(
+        "alone",
+        "Each sequence's last real step alone through the top layer's backward module, from zeros: packed, "
+        "bidirectional, h0 zeros, in one piece, no masks.",
+        applies=lambda r: (
+            r.config.packed and r.config.bidirectional and r.config.h0 == "zeros" and not r.config.draws_masks
+        ),
+        compute=lambda result, reference: alone(result),
+        code=_alone_code,
+        setup=(_rebuild_code,),
+    ),
+    Comparison(
+        "packed",
+        "The same config packed: zero padding, not packed, a sequence shorter than T, h0 zeros or random, no masks.",
+        applies=lambda r: r.config.pad == "zero" and not r.config.packed and r.config.h0 != "carry"
+        and not r.config.draws_masks and min(r.batch.lengths) < r.batch.max_length,
+        compute=lambda result, reference: run(result.config.replace(packed=True), result.weights_file),
+        code=lambda r: f"_, packed_output, packed_h_n, packed_c_n, *_ = run({r.device!r}, packed=True)  # packed",
     ),
     Comparison(
         "grad",

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:  # so that plain `pytest` (not only `python -m pyt
     sys.path.insert(0, str(ROOT))
 
 from rnnviz.cells import CELLS  # noqa: E402
-from rnnviz.config import NONLINEARITIES, Config  # noqa: E402
+from rnnviz.config import NONLINEARITIES, PADS, Config  # noqa: E402
 
 # -----------------------------------------------------------------------------
 # Hypothesis: no deadline (torch's first calls are slow), a modest number of examples, loaded by default
@@ -105,8 +105,9 @@ def sequences(draw, max_sequences: int = 5, max_length: int = 7) -> tuple[str, .
 def configs(draw, extended: bool = False, **fixed) -> Config:
     """A valid Config from the whole configuration space, kept small; keyword arguments pin fields.
 
-    extended: also draw h0 (zeros, random, carry and its split), dropout and train mode; the other fields of
-    Config (a task) stay at their defaults. Without it every one of them does, for modules that do not model them.
+    extended: also draw h0 (zeros, random, carry and its split), dropout, train mode and the <pad> embedding; the
+    other fields of Config (a task) stay at their defaults. Without it every one of them does, for modules that do
+    not model them.
     """
 
     def pick(name, strategy):
@@ -148,7 +149,8 @@ def configs(draw, extended: bool = False, **fixed) -> Config:
     train_mode = pick("train_mode", st.booleans())
     if config.device == "cuda" and train_mode:
         dropout = 0.0  # train mode with dropout draws its masks on the CPU only
-    return config.replace(h0=h0, split=split, dropout=dropout, train_mode=train_mode)
+    pad = pick("pad", st.sampled_from(PADS))
+    return config.replace(h0=h0, split=split, dropout=dropout, train_mode=train_mode, pad=pad)
 
 
 # -----------------------------------------------------------------------------

@@ -4,12 +4,15 @@ the states a run starts from (h_0), each where torch read it."""
 import pytest
 import torch
 from conftest import configs, time_major
-from hypothesis import given
+from hypothesis import given, settings
 
-from rnnviz import Config, run
+from rnnviz import Config, recompute, run
 from rnnviz.anatomy import COLUMNS, INITIAL_COLUMNS, cells, initial_states, output_index, places
 from rnnviz.batch import PAD
 from rnnviz.model import layer_by_layer
+from rnnviz.relations import RECOMPUTE_TOLERANCE
+
+FEW = settings(max_examples=20)
 
 
 @given(configs())
@@ -146,7 +149,29 @@ def test_index_names(batch_first):
 
 def test_places_say_where_a_state_sits():
     result = run(Config(cell="lstm", layers=2, bidirectional=True, packed=True))
-    assert places(result, 0, 1, 1, 0) == ["output[0, 0, 5:10]", "h_n[3, 0]", "c_n[3, 0]"]
-    assert places(result, 1, 1, 0, 3) == ["output[3, 1, 0:5]", "h_n[2, 1]", "c_n[2, 1]"]  # 'tiny' ends at t = 3
-    assert places(result, 1, 0, 0, 3) == ["h_n[0, 1]", "c_n[0, 1]"]  # a lower layer: only in h_n
-    assert places(result, 0, 0, 0, 4) == []
+    assert places(result, 0, 1, 1, 0) == (["output[0, 0, 5:10]", "h_n[3, 0]"], "c_n[3, 0]")
+    assert places(result, 1, 1, 0, 3) == (["output[3, 1, 0:5]", "h_n[2, 1]"], "c_n[2, 1]")  # 'tiny' ends at t = 3
+    assert places(result, 1, 0, 0, 3) == (["h_n[0, 1]"], "c_n[0, 1]")  # a lower layer: only in h_n
+    assert places(result, 0, 0, 0, 4) == ([], None)
+
+
+@FEW
+@given(configs(h0="zeros"))
+def test_every_place_named_holds_that_state(config):
+    """Each output[...] and h_n[k, b] that places() names holds the state h_t, and each c_n[k, b] holds c_t, as the
+    hand recomputation gives them (evaluated, not compared as text)."""
+    result = run(config)
+    reference = recompute(result)
+    H, hidden, tolerance = config.state_size, config.hidden, RECOMPUTE_TOLERANCE[config.dtype]
+    names = {"output": result.output, "h_n": result.h_n, "c_n": result.c_n}
+    for b, n in enumerate(result.batch.lengths):
+        for layer in range(config.layers):
+            for d in range(config.directions):
+                for t in range(n if config.packed else result.batch.max_length):
+                    h_places, c_place = places(result, b, layer, d, t)
+                    h_t = reference.layer_outputs[layer][t, b, d * H : (d + 1) * H]
+                    for place in h_places:
+                        assert torch.allclose(eval(place, names), h_t, atol=tolerance, rtol=tolerance), place
+                    if c_place is not None:
+                        c_t = reference.layer_cells[layer][t, b, d * hidden : (d + 1) * hidden]
+                        assert torch.allclose(eval(c_place, names), c_t, atol=tolerance, rtol=tolerance), c_place

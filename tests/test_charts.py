@@ -13,10 +13,11 @@ from hypothesis import given, settings
 from rnnviz import Config, run
 from rnnviz.anatomy import cells
 from rnnviz.charts.diagram import ROLES, diagram, lanes
-from rnnviz.charts.heatmaps import h_n_heatmap, output_heatmap, units_shown
+from rnnviz.charts.diagram import ROW_PX as ROW_PX_DIAGRAM
+from rnnviz.charts.heatmaps import ROW_PX, h_n_heatmap, output_heatmap, shown_columns, units_shown, value_extent
+from rnnviz.charts.style import INK
 from rnnviz.config import MAX_CELLS
 from rnnviz.model import layer_by_layer
-from rnnviz.tables import unit_names
 
 
 def rows(spec):
@@ -42,11 +43,10 @@ def h_n_positions(result, b=None) -> set[tuple[int, int, int, int]]:
 
 def outlined_blocks(spec, result) -> set[tuple[int, int]]:
     """(t, direction) of the output heatmap's named h_n blocks."""
-    H = result.config.state_size
     frame = rows(spec)
     marked = frame[frame.h_n != ""]
-    names = unit_names(result.config.directions, H)
-    return {(int(r.step.split()[0].removeprefix("t=")), names.index(r.unit) // H) for r in marked.itertuples()}
+    direction = {name: d for d, _, name in shown_columns(result)}
+    return {(int(r.step.split()[0].removeprefix("t=")), direction[r.unit]) for r in marked.itertuples()}
 
 
 # -----------------------------------------------------------------------------
@@ -105,8 +105,12 @@ def test_diagram_fills_the_column_and_labels_read_on_a_shared_screen():
     spec = diagram(result, layer_by_layer(result), (0, 1, 2))
     assert spec["width"] == "container"
     for layer in spec["layer"]:
-        assert layer["encoding"]["x"]["axis"]["labelFontSize"] >= 14
-        assert layer["encoding"]["y"]["axis"]["labelFontSize"] >= 14
+        assert layer["encoding"]["x"]["axis"]["labelFontSize"] >= 16
+        assert layer["encoding"]["y"]["axis"]["labelFontSize"] >= 16
+        assert layer["encoding"]["y"]["axis"]["labelColor"] == INK  # as dark as the page's words
+    assert spec["height"] == {"step": ROW_PX_DIAGRAM}  # a lane never squeezed by the axis
+    large = diagram(result, layer_by_layer(result), (0, 1, 2), large=True)  # presenter mode
+    assert {layer["encoding"]["y"]["axis"]["labelFontSize"] for layer in large["layer"]} == {18}
 
 
 # -----------------------------------------------------------------------------
@@ -140,9 +144,9 @@ def test_output_rows_are_time_steps_and_h_n_rows_are_layers_in_outputs_columns()
     out, h_n = rows(output_heatmap(result, 1)), rows(h_n_heatmap(result, 1))
     assert list(dict.fromkeys(out.unit)) == list(dict.fromkeys(h_n.unit))  # the same columns
     steps = list(dict.fromkeys(out.step))
-    assert steps[3] == "t=3 y  · last real step"
+    assert steps[3] == "t=3 y  · last real step"  # where h_n is not: it is after the padding
     assert steps[0] == "t=0 t  = h_n[3] ←" and steps[7] == "t=7 <pad>  = h_n[2] →"  # unpacked: after the padding
-    assert list(dict.fromkeys(h_n.layer)) == ["layer 0  = h_n[0] →, h_n[1] ←", "layer 1 (top)  = h_n[2] →, h_n[3] ←"]
+    assert list(dict.fromkeys(h_n.layer)) == ["layer 0: h_n[0] →, h_n[1] ←", "layer 1: h_n[2] →, h_n[3] ←"]
     values = torch.tensor(h_n.value.to_numpy(), dtype=torch.float32).view(2, 2, 5)  # (L, D, H)
     assert torch.equal(values, result.h_n.view(2, 2, 3, 5)[:, :, 1])
     assert torch.equal(torch.tensor(out.value.to_numpy(), dtype=torch.float32).view(8, 10), result.output[:, 1])
@@ -183,12 +187,12 @@ def test_a_new_seed_redraws_the_rows_in_the_same_layout():
 def test_a_cached_layout_is_what_altair_builds_and_every_caller_gets_its_own():
     from rnnviz.charts.heatmaps import h_n_layout
 
-    order, columns = ("layer 1 (top)  = h_n[1] →", "layer 0  = h_n[0] →"), ("u0", "u1")
-    spec = h_n_layout(order, columns, True)
-    assert spec == h_n_layout.__wrapped__(order, columns, True).to_dict()
+    shape = (("layer 1 (top)  = h_n[1] →", "layer 0  = h_n[0] →"), ("0", "1"), True, 200, 1.0, 1)
+    spec = h_n_layout(*shape)
+    assert spec == h_n_layout.__wrapped__(*shape).to_dict()
     spec["layer"][0]["mark"] = "broken"
     spec["height"] = -1
-    assert h_n_layout(order, columns, True) == h_n_layout.__wrapped__(order, columns, True).to_dict()
+    assert h_n_layout(*shape) == h_n_layout.__wrapped__(*shape).to_dict()
 
 
 def test_importing_and_drawing_changes_nothing_process_wide():
@@ -235,13 +239,41 @@ def test_reach_chart_drops_exact_zeros_for_its_log_scale():
     assert len(frame) == 5 and (frame.norm > 0).all()
 
 
-def test_unit_charts_hold_the_training_numbers():
-    from rnnviz.charts.units import coloured_text, correlations_chart, loss_chart, probe_chart
+def test_heatmaps_share_rows_columns_labels_and_colour_scale():
+    """Rows of one height in both (a one-layer h_n is a row like output's, not a sliver), every unit a short label,
+    the row labels as wide in both, one colour scale (its legend under h_n)."""
+    result = run(Config(bidirectional=True))
+    out, h_n = output_heatmap(result, 1), h_n_heatmap(result, 1)
+    assert out["height"] == h_n["height"] == {"step": ROW_PX}
+    assert [name for *_, name in shown_columns(result)] == ["→0", "→1", "→2", "→3", "→4", "←0", "←1", "←2", "←3", "←4"]
+    y = [spec["layer"][0]["encoding"]["y"]["axis"] for spec in (out, h_n)]
+    assert y[0]["minExtent"] == y[0]["maxExtent"] == y[1]["minExtent"] == y[1]["maxExtent"]
+    assert y[0]["labelLimit"] == 0  # whole: the width is the longest label's
+    colours = [spec["layer"][0]["encoding"]["color"] for spec in (out, h_n)]
+    assert colours[0]["scale"]["domain"] == colours[1]["scale"]["domain"] == [-1.0, 1.0]
+    assert colours[0]["legend"] is None and colours[1]["legend"]["title"] == "value"
+    assert [name for *_, name in shown_columns(run(Config()))] == ["0", "1", "2", "3", "4"]
 
-    assert list(rows(loss_chart([3.0, 2.0, 1.5], floor=1.4)).loss) == [3.0, 2.0, 1.5]
-    text = rows(coloured_text(("(a)", "b"), ((0.1, 0.5, -0.2), (0.3,)), ((1, 1, 0), (0,))))
-    assert list(text.char) == ["(", "a", ")", "b"] and list(text.depth) == [1, 1, 0, 0]
-    bars = rows(correlations_chart((0.2, -0.9, 0.1), best=1))
-    assert list(bars.best) == ["other", "best unit", "other"]
-    probe = rows(probe_chart("(a)", (1, 1, 0), (0.9, 1.1, 0.2)))
-    assert list(probe.series) == ["true depth"] * 3 + ["probe"] * 3
+
+def test_a_relu_layers_colour_scale_covers_its_values():
+    result = run(Config(nonlinearity="relu", hidden=8, seed=3))
+    extent = value_extent(result, 0)
+    largest = max(float(result.output[:, 0].abs().max()), float(result.h_n[:, 0].abs().max()))
+    assert largest <= extent <= 2 * largest
+
+
+def test_heatmaps_name_no_h_n_row_before_the_reveal():
+    result = run(Config(layers=2, bidirectional=True))
+    out, h_n = rows(output_heatmap(result, 1, reveal=False)), rows(h_n_heatmap(result, 1, reveal=False))
+    assert not any("h_n[" in text for text in [*out.step, *h_n.layer, *h_n["index"]])
+    assert list(dict.fromkeys(h_n.layer)) == ["layer 0", "layer 1"]
+
+
+def test_an_lstms_names_take_two_lines_sized_to_the_cell():
+    """h_n[2] over c_n[2], both centred on their cell and no wider than it: they never reach the next cell."""
+    result = run(Config(cell="lstm", layers=2))
+    spec = diagram(result, layer_by_layer(result), (0, 1, 2))
+    [name] = [layer["mark"] for layer in spec["layer"] if layer["mark"]["type"] == "text" and "dy" in layer["mark"]]
+    assert name["lineBreak"] == " " and "bandwidth('x')" in name["fontSize"]["expr"]
+    assert "h_n[1] c_n[1]" in set(rows(spec).h_n)
+    assert [role for role, _ in spec["usermeta"]["legend"]] == list(ROLES[:4])  # drawn by the page, under the chart

@@ -238,7 +238,7 @@ def with_one_output_cell_changed(config: Config) -> Analysis:
 
 def test_a_broken_guaranteed_relation_is_a_contradiction_and_exits_1(capsys, monkeypatch):
     monkeypatch.setattr(
-        cli_module, "analyse_with_gradients", lambda config, _: (with_one_output_cell_changed(config), None)
+        cli_module, "analyse_with_gradients", lambda config, *_: (with_one_output_cell_changed(config), None)
     )
     code, out, _ = cli([], capsys)
     assert code == 1
@@ -395,3 +395,23 @@ def test_gradients_add_their_relations_and_the_map(capsys):
     assert values.shape == (2, 2, 2, 3, 3)
     assert (values[0, 0].triu(1) == 0).all() and values[1, 0].triu(1).any()
     assert "gradients" not in json_report(argv[:-1], capsys)
+
+
+# -----------------------------------------------------------------------------
+# --compare: the same run with one control flipped
+
+
+def test_compare_adds_the_flipped_runs_differences(capsys):
+    code, out, _ = cli(["--compare", "packed=true", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["compare"]["config"]["packed"] is True
+    h_n = run(Config()).h_n - run(Config(packed=True)).h_n  # (1, B, H)
+    assert report["compare"]["h_n_max_abs_diff"] == [[float(h_n[0, b].abs().max()) for b in range(3)]]
+    assert len(report["compare"]["output_max_abs_diff"]) == 3
+    code, out, _ = cli(["--compare", "cell=LSTM"], capsys)
+    assert code == 0 and "compare cell=LSTM: max abs diff per sequence" in out and "h_n[0]" in out
+
+
+@pytest.mark.parametrize("assignment", ["packed", "hidden=3", "seed=-1", "cell=transformer"])
+def test_a_bad_compare_is_one_line(assignment, capsys):
+    assert_one_line_error(*cli(["--compare", assignment], capsys))

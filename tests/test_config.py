@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from rnnviz import PRESETS, Config, ConfigError
 from rnnviz.config import (
-    BLOG_SEQUENCES,
     MAX_EMBEDDING,
     MAX_HIDDEN,
     MAX_LAYERS,
@@ -40,17 +39,6 @@ def rejects(pattern: str, **fields) -> str:
 # Defaults and presets
 
 
-def test_default_is_the_blog_setup():
-    c = Config()
-    assert c.sequences == ("long_str", "tiny", "medium") == BLOG_SEQUENCES
-    assert (c.cell, c.nonlinearity, c.layers, c.bidirectional) == ("rnn", "tanh", 1, False)
-    assert (c.hidden, c.embedding, c.proj, c.seed) == (5, 5, 0, 0)
-    assert (c.batch_first, c.packed, c.dtype) == (False, False, "float32")
-    assert (c.directions, c.state_size) == (1, 5)
-    assert (c.h0, c.split, c.dropout, c.train_mode, c.task, c.steps) == ("zeros", 0, 0.0, False, "none", 0)
-    assert (c.chunk, c.draws_masks) == (0, False)
-
-
 @pytest.mark.parametrize(
     ("name", "layers", "bidirectional"),
     [("single-uni", 1, False), ("multi-uni", 2, False), ("single-bi", 1, True), ("multi-bi", 2, True)],
@@ -73,8 +61,9 @@ def test_presets_are_the_blogs_four_sections(name, layers, bidirectional):
     assert PRESETS[name] == blog
 
 
-def test_there_are_exactly_four_presets():
-    assert list(PRESETS) == ["single-uni", "multi-uni", "single-bi", "multi-bi"]
+def test_the_presets_are_the_blogs_four_then_packing():
+    assert list(PRESETS) == ["single-uni", "multi-uni", "single-bi", "multi-bi", "packed"]
+    assert PRESETS["packed"] == PRESETS["single-bi"].replace(packed=True)
 
 
 def test_directions_and_state_size():
@@ -115,6 +104,7 @@ def test_as_dict_is_plain_and_round_trips():
         "proj",
         "batch_first",
         "packed",
+        "pad",
         "seed",
         "device",
         "dtype",
@@ -124,7 +114,7 @@ def test_as_dict_is_plain_and_round_trips():
         "train_mode",
         "task",
         "steps",
-    ]  # fmt: skip: the dashboard's fields first, in their order; the new ones at the end
+    ]  # fmt: skip: the JSON's key order (docs/json.md)
     assert Config(**d) == c
 
 

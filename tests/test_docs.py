@@ -91,7 +91,8 @@ def key_paths(value, prefix: str = ""):
     if isinstance(value, dict):
         for key, child in value.items():
             yield prefix, key
-            yield from key_paths(child, f"{prefix}.{key}" if prefix else key)
+            if f"{prefix}.{key}" != "compare.config":  # documented once, as `config`
+                yield from key_paths(child, f"{prefix}.{key}" if prefix else key)
     elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
         for item in value:
             yield from key_paths(item, prefix + "[]")
@@ -103,15 +104,18 @@ def joined(parent: str, key: str) -> str:
 
 @pytest.fixture(scope="module")
 def reports() -> list[dict]:
-    """Reports of real runs, as report_json writes them: plain; with tensors and the gradients map; a task's."""
+    """Reports of real runs, as report_json writes them: plain; with tensors, the gradients map and a comparison;
+    a task's."""
     from rnnviz import analyse, analyse_with_gradients
+    from rnnviz.compare import compare
     from rnnviz.report import report_json
 
     analysis, gradients = analyse_with_gradients(Config(sequences=("ab", "a"), cell="lstm"), True)
     task = analyse(Config(sequences=("(a)", "b)"), cell="gru", hidden=4, embedding=2, task="brackets", steps=3))
     texts = [
         report_json(analysis.result, analysis.relations),
-        report_json(analysis.result, analysis.relations, tensors=True, gradients=gradients.values),
+        report_json(analysis.result, analysis.relations, tensors=True, gradients=gradients.values,
+                    compare=compare(analysis.result, "packed=true")),  # fmt: skip
         report_json(task.result, task.relations, tensors=True),
     ]
     return [json.loads(text) for text in texts]

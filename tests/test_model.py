@@ -35,7 +35,7 @@ def plain_pytorch(config: Config, device: str = "cpu"):
     inputs = padded if config.batch_first else padded.t()
 
     torch.manual_seed(config.seed)
-    embedding = nn.Embedding(len(vocab), config.embedding)
+    embedding = nn.Embedding(len(vocab), config.embedding, padding_idx=0 if config.pad == "zero" else None)
     module = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell]
     kwargs = {"num_layers": config.layers, "bidirectional": config.bidirectional, "batch_first": config.batch_first}
     if config.cell == "rnn":
@@ -529,3 +529,11 @@ def test_a_task_is_trained_once_per_model_and_steps():
     assert trained(TASK.replace(steps=6)) is not trained(TASK)
     assert trained(TASK.replace(seed=1)) is not trained(TASK)
     assert trained(TASK.replace(h0="random", dropout=0.5, train_mode=True, batch_first=True)) is trained(TASK)
+
+
+def test_zero_padding_embeds_pad_to_zeros_and_draws_the_same_numbers():
+    learned, zero = run(Config()), run(Config(pad="zero"))
+    pads = learned.batch.padded == 0  # (T, B)
+    assert not zero.embedded[pads].any() and learned.embedded[pads].any()
+    assert torch.equal(zero.embedded[~pads], learned.embedded[~pads])  # the other rows: the same draws
+    assert all(torch.equal(zero.weights[k], w) for k, w in learned.weights.items())

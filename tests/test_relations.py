@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnviz import Config, analyse, comparisons, recompute, run
-from rnnviz.relations import CATALOG, CUDA_TOLERANCE, RECOMPUTE_TOLERANCE, VERDICT_COLOURS, Relation, check_relations
+from rnnviz.relations import CATALOG, CUDA_TOLERANCE, RECOMPUTE_TOLERANCE, Relation, check_relations
 
 # The extended configs run other runs and rebuilds for every relation: fewer examples per test keep the module fast
 # (the properties below and the CI's thorough profile draw more).
@@ -336,6 +336,149 @@ def test_reversed_input_is_backward_is_a_lesson_that_fails(config):
         assert "all zeros" in rel.why  # only a ReLU that gives 0 everywhere makes the two directions agree
 
 
+def torch_module(result, layers: int | None = None) -> nn.RNNBase:
+    """torch's own module of the run's cell holding its weights (its first `layers` layers), time-major."""
+    c = result.config
+    layers = layers or c.layers
+    kwargs = {"nonlinearity": c.nonlinearity} if c.cell == "rnn" else {}
+    kwargs.update({"proj_size": c.proj} if c.proj else {})
+    module = getattr(nn, c.cell.upper())(c.embedding, c.hidden, layers, bidirectional=c.bidirectional, **kwargs)
+    module = module.to(getattr(torch, c.dtype))
+    module.load_state_dict({name: w for name, w in result.weights.items() if int(name.split("_l")[1][0]) < layers})
+    return module
+
+
+def torch_call(module, x, lengths, packed, state=None):
+    """module on time-major x (T, B, .), packed or not; output (T, B, D*H) and the final state."""
+    with torch.no_grad():
+        if not packed:
+            return module(x, state)
+        sequence = pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False)
+        output, final = module(sequence, state)
+        return pad_packed_sequence(output, total_length=x.shape[0])[0], final
+
+
+def initial(result, rows=slice(None)):
+    """The run's h_0 (and c_0) rows as torch takes them, or None for zeros."""
+    if result.h_0 is None:
+        return None
+    return result.h_0[rows] if result.c_0 is None else (result.h_0[rows], result.c_0[rows])
+
+
+@FEW
+@given(configs(extended=True))
+def test_packed_backward_starts_at_last_real_step(config):
+    r = Run(config)
+    applies = config.packed and r.D == 2 and config.h0 == "zeros" and not config.draws_masks
+    holds = False
+    if applies:  # each sequence alone, unpadded, through torch's whole module: its backward half at its last step
+        x = time_major(r.result.embedded, config.batch_first)  # (T, B, E)
+        module = torch_module(r.result)
+        alone = [torch_call(module, x[:n, b : b + 1], [n], False)[0][n - 1, 0, r.H :] for b, n in enumerate(r.lengths)]
+        holds = all_close(config, [(r.out[n - 1, b, r.H :], alone[b]) for b, n in enumerate(r.lengths)])
+    assert_relation(r, "packed-backward-starts-at-last-real-step", applies, holds=holds)
+
+
+@FEW
+@given(configs(extended=True, cell="lstm"))
+def test_lstm_h_n_from_c_n(config):
+    """The top layer's rows, from torch's own modules: o_T from the layer's input and the state before its last step."""
+    r = Run(config)
+    applies = config.h0 != "carry" and not config.draws_masks
+    holds = False
+    if applies:
+        x = time_major(r.result.embedded, config.batch_first)  # (T, B, E)
+        below = x if r.L == 1 else torch_call(torch_module(r.result, r.L - 1), x, r.lengths, config.packed,
+                                              initial(r.result, slice(0, (r.L - 1) * r.D)))[0]  # fmt: skip
+        pairs, hidden = [], config.hidden
+        for d in range(r.D):
+            k, suffix = (r.L - 1) * r.D + d, f"_l{r.L - 1}" + ("_reverse" if d else "")
+            w = {name: r.result.weights[name + suffix] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            for b, n in enumerate(r.lengths):
+                end = 0 if d else (n if config.packed else r.T) - 1
+                start = (n if config.packed else r.T) - 1 if d else 0
+                if end == start:
+                    before = x.new_zeros(r.H) if r.result.h_0 is None else r.result.h_0[k, b]
+                else:
+                    before = r.out[end + (1 if d else -1), b, d * r.H : (d + 1) * r.H]
+                gates = below[end, b] @ w["weight_ih"].T + w["bias_ih"] + before @ w["weight_hh"].T + w["bias_hh"]
+                h = torch.sigmoid(gates[3 * hidden :]) * torch.tanh(r.result.c_n[k, b])
+                if config.proj:
+                    h = r.result.weights["weight_hr" + suffix] @ h
+                pairs.append((r.result.h_n[k, b], h))
+        holds = all_close(config, pairs)
+    if applies and not holds:
+        assert not r.relations["lstm-h_n-from-c_n"].holds
+    elif applies:  # the top rows hold here; the relation checks every row
+        assert r.relations["lstm-h_n-from-c_n"].verdict == "holds"
+    assert ("lstm-h_n-from-c_n" in r.relations) == applies
+
+
+@FEW
+@given(configs(extended=True))
+def test_c_n_is_in_output(config):
+    r = Run(config)
+    applies = config.cell == "lstm" and not config.proj
+    holds = False
+    if applies:
+        k = (r.L - 1) * r.D
+        ends = [(n if config.packed else r.T) - 1 for n in r.lengths]
+        holds = all_equal([(r.out[t, b, : r.H], r.result.c_n[k, b]) for b, t in enumerate(ends)])
+    assert_relation(r, "c_n-is-in-output", applies, False, holds)
+
+
+@FEW
+@given(configs(extended=True, h0="random"))
+def test_h_0_layout(config):
+    r = Run(config)
+    applies = r.L * r.D > 1 and not config.draws_masks
+    holds = False
+    if applies:  # torch's own module, from h_0 as drawn and with the top layer's forward row moved
+        k, x = (r.L - 1) * r.D, time_major(r.result.embedded, config.batch_first)
+        module = torch_module(r.result)
+        states = [r.result.h_0] + ([r.result.c_0] if r.result.c_0 is not None else [])
+        moved = [torch.cat([s[:k], s[k : k + 1] + 1, s[k + 1 :]]) for s in states]
+        as_taken = [states[0] if len(states) == 1 else tuple(states), moved[0] if len(moved) == 1 else tuple(moved)]
+        (base, base_final), (out, final) = (torch_call(module, x, r.lengths, config.packed, s) for s in as_taken)
+        base_h, h = (f[0] if isinstance(f, tuple) else f for f in (base_final, final))
+        pairs = [(h[:k], base_h[:k]), (h[k + 1 :], base_h[k + 1 :]), (out[..., r.H :] if r.D == 2 else out[:0],
+                 base[..., r.H :] if r.D == 2 else base[:0])]  # fmt: skip
+        holds = all_equal(pairs)
+    assert_relation(r, "h_0-layout", applies, holds=holds)
+
+
+@FEW
+@given(configs(extended=True, h0="random"), st.integers(1, 2), st.booleans())
+def test_transposed_h_0_gives_same_output(config, layers, bidirectional):
+    rows = layers * (2 if bidirectional else 1)
+    config = config.replace(sequences=("abc", "de", "f", "ghij")[:rows], layers=layers, bidirectional=bidirectional,
+                            split=0)  # fmt: skip
+    r = Run(config)
+    applies = not config.draws_masks
+    holds = False
+    if applies:  # torch's own module takes the transposed h_0 without a word: same shape
+        x = time_major(r.result.embedded, config.batch_first)
+        swap = [s.transpose(0, 1).contiguous() for s in (r.result.h_0, r.result.c_0) if s is not None]
+        swapped = swap[0] if len(swap) == 1 else tuple(swap)
+        out, final = torch_call(torch_module(r.result), x, r.lengths, config.packed, swapped)
+        holds = all_close(config, [(r.out, out), (r.result.h_n, final[0] if isinstance(final, tuple) else final)])
+    assert_relation(r, "transposed-h_0-gives-same-output", applies, False, holds)
+
+
+@FEW
+@given(configs(extended=True))
+def test_zero_padding_is_harmless(config):
+    r = Run(config)
+    applies = config.pad == "zero" and not config.packed and r.short and config.h0 != "carry" and not config.draws_masks
+    holds = False
+    if applies:  # torch's own module, packed, on the same embedded batch (its pads embedded to zeros)
+        x = time_major(r.result.embedded, config.batch_first)  # (T, B, E)
+        final = torch_call(torch_module(r.result), x, r.lengths, True, initial(r.result))[1]
+        holds = all_close(config, [(r.result.h_n, final[0] if isinstance(final, tuple) else final)])
+        assert not x[r.T - 1, r.lengths.index(min(r.lengths))].any()  # a pad step: zeros
+    assert_relation(r, "zero-padding-is-harmless", applies, False, holds)
+
+
 @FEW
 @given(configs(extended=True))
 def test_reference_recompute(config):
@@ -380,16 +523,9 @@ def test_kinds_depend_on_the_config_alone(config, seed):
 
 @FEW
 @given(configs(extended=True))
-def test_verdict_follows_kind_and_holds(config):
+def test_a_lesson_that_holds_says_why_it_is_a_coincidence(config):
+    """(The verdict and colour of each kind and outcome: docs/links.md's table, checked by tests/test_docs.py.)"""
     for rel in analyse(config).relations:
-        expected_verdict = {
-            ("guaranteed", True): "holds",
-            ("guaranteed", False): "contradiction",
-            ("lesson", False): "lesson",
-            ("lesson", True): "coincidence",
-        }[rel.kind, rel.holds]
-        assert rel.verdict == expected_verdict
-        assert rel.colour == VERDICT_COLOURS[rel.verdict]
         assert ("coincidence" in rel.why) == (rel.verdict == "coincidence")
 
 
@@ -422,6 +558,10 @@ def own_namespace(result, reference) -> dict:
         if other is not None:
             ns.update({f"{prefix}_{name}": getattr(other, name) for name in ("output", "h_n", "c_n")})
             ns[f"{prefix}_hv"] = other.h_n.view(L, D, B, H)
+    # The comparisons that are checked against torch's own modules in their entries' tests above, as rnnviz made them
+    for prefix, other in comparisons(result, reference).items():
+        if prefix in ("gate", "alone", "transposed", "nudged"):
+            ns.update({f"{prefix}_{name}": tensor for name, tensor in other._asdict().items()})
     return ns
 
 
@@ -523,7 +663,7 @@ def test_as_dict_has_the_json_fields():
     rel = by_id(analyse(Config()).relations)["true-last-step-is-h_n"]
     d = rel.as_dict()
     assert list(d) == [
-        "id", "kind", "verdict", "statement", "expression", "expected", "holds", "comparison", "max_abs_diff"
+        "id", "kind", "verdict", "statement", "why", "expression", "expected", "holds", "comparison", "max_abs_diff"
     ]  # fmt: skip
     assert (d["kind"], d["verdict"], d["expected"], d["holds"]) == ("lesson", "lesson", False, False)
 
@@ -634,7 +774,7 @@ def test_saturation_makes_a_coincidence_not_a_contradiction(cell, seed):
         assert rel.verdict in ("lesson", "coincidence")
         if rel.verdict == "coincidence":
             assert (rel.kind, rel.holds, rel.colour, rel.max_abs_diff) == ("lesson", True, "blue", 0.0)
-            assert rel.why.startswith("It holds here by coincidence: the <pad> steps left the state")
+            assert rel.why.startswith("It holds here by coincidence: the `<pad>` steps left the state")
             return
     pytest.fail("no saturating seed found")
 
@@ -655,9 +795,10 @@ def test_a_dead_relu_coincidence_says_so():
 
 def test_lesson_sentences_say_what_happens_not_the_claim():
     rels = by_id(analyse(Config(bidirectional=True, layers=2)).relations)
-    assert "after them, at t = T-1, not at its last real character" in rels["true-last-step-is-h_n"].statement
-    assert "*starts* at t = T-1" in rels["final-output-backward-is-h_n"].statement
-    assert "h_n[3]" in rels["final-output-backward-is-h_n"].statement
+    late = "after them, at t = T-1 = 7: for sequence 1, `h_n[2, 1]` is `output[7, 1, 0:5]`, not `output[3, 1, 0:5]`"
+    assert late in rels["true-last-step-is-h_n"].statement
+    assert "starts at t = T-1 = 7, reading the `<pad>` steps first" in rels["final-output-backward-is-h_n"].statement
+    assert "`h_n[3]`, is its last state, at t = 0" in rels["final-output-backward-is-h_n"].statement
     assert "output holds the top layer only" in rels["lower-layer-h_n-is-final-output"].statement
     one_step = by_id(analyse(Config(sequences=("a", "b"), bidirectional=True)).relations)
     assert one_step["final-output-backward-is-h_n"].kind == "guaranteed"
@@ -670,7 +811,7 @@ def test_the_new_lessons_say_what_is_true():
     assert "ends at t = K = 4" in carried["first-output-is-backward-h_n"].statement
     assert carried["first-output-is-backward-h_n"].kind == "lesson"
     assert "weights of its own" in carried["reversed-input-is-backward"].statement
-    assert "its state at t = 4" in carried["final-output-backward-is-h_n"].statement
+    assert "is its last state, at t = 4" in carried["final-output-backward-is-h_n"].statement
     last_step = by_id(analyse(Config(h0="carry", split=7, bidirectional=True)).relations)  # one step in chunk 2
     assert last_step["final-output-backward-is-h_n"].verdict == "holds"
     dropped = by_id(analyse(Config(layers=3, dropout=0.25, train_mode=True)).relations)

@@ -12,7 +12,9 @@ from rnnviz.relations import check_relations
 from rnnviz.report import make_report, report_json, shape
 
 TOP_KEYS = {"config", "device", "vocab", "lengths", "shapes", "relations"}
-RELATION_KEYS = ["id", "kind", "verdict", "statement", "expression", "expected", "holds", "comparison", "max_abs_diff"]
+RELATION_KEYS = [
+    *("id", "kind", "verdict", "statement", "why", "expression", "expected", "holds", "comparison", "max_abs_diff")
+]
 
 
 def round_trip(report: dict) -> dict:

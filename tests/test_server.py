@@ -18,6 +18,17 @@ def test_the_first_run_moves_the_imports_out_of_the_collectors_reach():
     assert server.freeze_imports.cache_info().misses == 1
 
 
+def test_the_server_returns_large_freed_blocks_to_the_system(monkeypatch):
+    """On glibc, mallopt(M_MMAP_THRESHOLD, 1 MiB) is accepted; the first run asks for it (bench/memory.py measures
+    what it saves)."""
+    assert server.return_large_blocks()
+    asked = []
+    monkeypatch.setattr(server, "return_large_blocks", lambda: asked.append(True))
+    server.freeze_imports.cache_clear()
+    fresh_app().run()
+    assert asked == [True]
+
+
 def in_a_thread(body) -> threading.Thread:
     """body running in a thread of its own (a session's script runs in one)."""
     thread = threading.Thread(target=body, daemon=True)
