@@ -1,8 +1,20 @@
 """The Batch tab: sequences -> vocabulary -> ids -> padding -> embedding, with every shape."""
 
+import html
+
 import streamlit as st
 
 from rnnviz import tables
+from rnnviz.batch import char_label
+
+
+def vocab_html(batch) -> str:
+    """The vocabulary, each token and its id, in rows that wrap: every id in sight at any width (dashboard/page.css
+    styles it). Tokens are user text, escaped."""
+    entries = " ".join(  # the spaces between them are where a row wraps
+        f"<span><code>{html.escape(char_label(token))}</code> {i}</span>" for i, token in enumerate(batch.vocab)
+    )
+    return f'<div class="rnnviz-vocab" data-testid="rnnviz-vocab">{entries}</div>'
 
 
 def batch_ui(view):
@@ -17,6 +29,6 @@ def batch_ui(view):
     )
     st.dataframe(tables.sequences_frame(b), hide_index=True, width="stretch")
     st.caption("The vocabulary: each token and its id")
-    st.dataframe(tables.vocab_frame(b), width="stretch")
+    st.html(vocab_html(b))
     st.caption("Padded ids, as they enter nn.Embedding")
     st.dataframe(tables.padded_frame(b), width="stretch")

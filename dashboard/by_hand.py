@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import cached
+from dashboard import bind, cached
 from dashboard.markdown import sequence_label
 from rnnviz.anatomy import places
 from rnnviz.tables import DIRECTION_NAMES, trace_frames
@@ -32,35 +32,54 @@ def step_by(delta: int, high: int):
 
 
 def where_markdown(result, t: int, layer: int, d: int, b: int) -> str:
-    """Where this state sits: output[...] and/or h_n[k, b], or neither."""
-    found = places(result, b, layer, d, t)
+    """Where this step's states sit: h_t in output[...] and/or h_n[k, b], or neither; an LSTM's c_t in c_n[k, b]."""
+    found, c_place = places(result, b, layer, d, t)
     if not found:
-        return "This state is in neither `output` (a lower layer) nor `h_n` (not where its direction ends)."
-    return "This state is " + " and ".join(f"`{p}`" for p in found) + "."
+        where = "h_t is in neither `output` (a lower layer) nor `h_n` (not where its direction ends)."
+    else:
+        where = "h_t is " + " and ".join(f"`{p}`" for p in found) + "."
+    if result.c_n is not None:
+        where += f" Its cell state c_t is `{c_place}`." if c_place else " Its cell state c_t is in neither."
+    return where
+
+
+def picks_ui(view) -> tuple[int, int, str, int] | None:
+    """Pick t, layer, direction and sequence, with a step back and forward; None where the hand recomputation does
+    not apply (drawn in the closed tab too, so that the picks and their link survive it)."""
+    config, result = view.config, view.analysis.result
+    if config.h0 != "zeros" or config.draws_masks:
+        return None
+    clamp_picks(config)
+    T = result.batch.max_length
+    cols = st.columns([3, 3, 3, 3, 2, 2], vertical_alignment="bottom")
+    t = cols[0].number_input("time step t", 0, T - 1, key="hand_t", bind=bind("hand_t"))
+    top = config.layers - 1  # the widget's default is clamp_picks': a link leaves it out, and opens it
+    layer = cols[1].number_input("layer", 0, top, top, key="hand_layer", bind=bind("hand_layer"))
+    name = cols[2].selectbox(
+        "direction", DIRECTION_NAMES[: config.directions], key="hand_direction", bind=bind("hand_direction")
+    )
+    b = cols[3].number_input(
+        "sequence b", 0, len(config.sequences) - 1, key="hand_sequence", bind=bind("hand_sequence")
+    )
+    cols[4].button("◀ t-1", on_click=step_by, args=(-1, T - 1), disabled=t == 0, width="stretch")
+    cols[5].button("t+1 ▶", on_click=step_by, args=(1, T - 1), disabled=t == T - 1, width="stretch")
+    return t, layer, name, b
 
 
 @st.fragment
 def by_hand_ui(view):
-    """Pick t, layer, direction and sequence (a fragment: only this part reruns when a pick changes)."""
+    """The picked step, term by term (a fragment: only this part reruns when a pick changes)."""
     config, result, reference = view.config, view.analysis.result, view.analysis.reference
-    if config.h0 != "zeros" or config.draws_masks:
+    picks = picks_ui(view)
+    if picks is None:
         st.info(
             "The hand recomputation starts every sequence from zeros and runs without dropout masks, so it is not "
             "shown for this configuration (h_0 random or carried, or dropout in train mode). The Picture and the "
             "tables show torch's own states; the relations check them."
         )
         return
-    clamp_picks(config)
+    t, layer, name, b = picks
     T = result.batch.max_length
-    cols = st.columns([3, 3, 3, 3, 2, 2], vertical_alignment="bottom")
-    t = cols[0].number_input("time step t", 0, T - 1, key="hand_t", bind="query-params")
-    layer = cols[1].number_input("layer", 0, config.layers - 1, key="hand_layer", bind="query-params")
-    name = cols[2].selectbox(
-        "direction", DIRECTION_NAMES[: config.directions], key="hand_direction", bind="query-params"
-    )
-    b = cols[3].number_input("sequence b", 0, len(config.sequences) - 1, key="hand_sequence", bind="query-params")
-    cols[4].button("◀ t-1", on_click=step_by, args=(-1, T - 1), disabled=t == 0, width="stretch")
-    cols[5].button("t+1 ▶", on_click=step_by, args=(1, T - 1), disabled=t == T - 1, width="stretch")
     direction = DIRECTION_NAMES.index(name)
     st.caption(f"{sequence_label(result, b, 40)}: {result.batch.lengths[b]} characters of T = {T}")
     if not step_exists(result, t, b):
@@ -81,6 +100,7 @@ def by_hand_ui(view):
         + latex_vector(tr.torch_h)
         + r"\end{aligned}"
     )
-    st.markdown(f"By hand vs torch (`{tr.torch_source}`): max abs difference **{tr.max_abs_diff:.3g}**.")
+    source = f" (`{tr.torch_source}`)" if view.reveal else ""  # where torch keeps it would answer the question
+    st.markdown(f"By hand vs torch{source}: max abs difference **{tr.max_abs_diff:.3g}**.")
     for frame in trace_frames(tr, config):
         st.dataframe(frame, width="stretch")

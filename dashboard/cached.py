@@ -29,10 +29,10 @@ def layers(config: Config):
 # Streamlit copies a spec before it touches one: the cached specs are shared by every session, never mutated.
 
 
-def picture(config: Config, sequences: tuple[int, ...], reveal: bool) -> dict:
-    """The diagram's Vega-Lite spec for these sequences."""
-    key = ("picture", config, sequences, reveal)
-    return server_cache().get(key, lambda: diagram(analysis(config).result, layers(config), sequences, reveal))
+def picture(config: Config, sequences: tuple[int, ...], reveal: bool, large: bool) -> dict:
+    """The diagram's Vega-Lite spec for these sequences (large: presenter mode's type)."""
+    key = ("picture", config, sequences, reveal, large)
+    return server_cache().get(key, lambda: diagram(analysis(config).result, layers(config), sequences, reveal, large))
 
 
 def heatmaps(config: Config, b: int, reveal: bool) -> tuple[dict, dict]:

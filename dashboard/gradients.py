@@ -3,7 +3,7 @@ reach over s for every cell type on the same batch and seed."""
 
 import streamlit as st
 
-from dashboard import cached
+from dashboard import bind, cached
 from dashboard.markdown import pick_sequence
 from dashboard.relations import relation_markdown
 from rnnviz import ConfigError, gradient_checks
@@ -35,15 +35,20 @@ def reach(config, b: int) -> list[float]:
     return [float(x) for x in values(config)[-1, 0, b, t, : t + 1]]
 
 
+def picks_ui(view) -> int:
+    """The maps' sequence (drawn in the closed tab too, so that the pick and its link survive it)."""
+    return pick_sequence(view.analysis.result, key="gradient_sequence", bind=bind("gradient_sequence"))
+
+
 def gradients_ui(view):
     """The map for one sequence, then the three cells' reach."""
     config, result = view.config, view.analysis.result
+    b = picks_ui(view)
     try:
         maps = values(config)
     except ConfigError as error:
         st.warning(str(error), icon=":material/hourglass:")
         return
-    b = pick_sequence(result, "gradient_sequence")
     st.caption(
         "Row t, column s: ‖∂h_t / ∂x_s‖, how much the state at step t moves when the embedded input at step s moves "
         "(log colour). Gray: exactly 0, the state cannot see that input. Outlined: the diagonal s = t. Faded: "

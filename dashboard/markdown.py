@@ -17,9 +17,14 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])", r"\\\1", one_line)
 
 
-def pick_sequence(result, key: str, label: str = "Sequence") -> int:
-    """One sequence of the batch, picked with a row of buttons (the first until one is picked)."""
-    b = st.segmented_control(
-        label, range(len(result.batch.sequences)), key=key, default=0, format_func=lambda i: sequence_label(result, i)
+def pick_sequence(result, label: str = "Sequence", **widget) -> int:
+    """One sequence of the batch, picked with a row of buttons b=0, b=1, .. (the first until one is picked; a link
+    holds the button's words); widget: its key and its URL binding, as for any widget."""
+    return st.segmented_control(
+        label, range(len(result.batch.sequences)), default=0, required=True, format_func=button, **widget
     )
-    return 0 if b is None else b
+
+
+def button(b: int) -> str:
+    """A sequence's button, and its words in a link: b=2."""
+    return f"b={b}"

@@ -1,8 +1,10 @@
 """The Picture tab, the landing view: the unrolled run, with output's and h_n's cells marked by position."""
 
+import html
+
 import streamlit as st
 
-from dashboard import cached
+from dashboard import bind, cached
 from dashboard.by_hand import where_markdown
 from dashboard.markdown import pick_sequence
 from rnnviz.charts.diagram import lanes
@@ -11,12 +13,35 @@ from rnnviz.tables import DIRECTION_NAMES
 MAX_ROWS = 10  # lanes drawn at once (the picture stays on the first screen); beyond, one sequence at a time
 
 
+def one_at_a_time(result) -> bool:
+    """Whether the picture shows one sequence at a time: all of them would not stay one screen tall."""
+    return len(lanes(result, range(len(result.config.sequences)))) > MAX_ROWS
+
+
 def shown_sequences(result) -> tuple[int, ...]:
-    """Every sequence while the picture stays one screen tall; otherwise the one picked."""
+    """The sequences the picture shows: every one, or the one picked under it."""
     B = len(result.config.sequences)
-    if len(lanes(result, range(B))) <= MAX_ROWS:
+    if not one_at_a_time(result):
         return tuple(range(B))
-    return (pick_sequence(result, "picture_sequence", "Sequence in the picture"),)
+    return (min(st.session_state.get("picture_sequence", 0), B - 1),)
+
+
+def picks_ui(view):
+    """The picture's sequence picker, when it shows one at a time (drawn in the closed tab too, so that the pick and
+    its link survive it)."""
+    result = view.analysis.result
+    if one_at_a_time(result):
+        pick_sequence(result, "Sequence in the picture", key="picture_sequence", bind=bind("picture_sequence"))
+
+
+def legend_html(pairs) -> str:
+    """The picture's colours, a swatch and its words each, in a row that wraps (the chart's own legend would not;
+    dashboard/page.css styles it)."""
+    entries = " ".join(  # the spaces between them are where a row wraps
+        f'<span><span class="swatch" style="background:{colour}"></span>{html.escape(role)}</span>'
+        for role, colour in pairs
+    )
+    return f'<div class="rnnviz-legend" data-testid="rnnviz-legend">{entries}</div>'
 
 
 def clicked_cell_ui(result, layer_outputs, event):
@@ -32,11 +57,12 @@ def clicked_cell_ui(result, layer_outputs, event):
 
 
 def picture_ui(view):
-    """The diagram of the whole run, its sequence picker (when one at a time) below it, then the cell a click picked."""
+    """The diagram of the whole run, its sequence picker (when one at a time) under it, then the cell a click picked."""
     result = view.analysis.result
     chart = st.container()  # drawn into after the picker: the picture itself starts on the first screen
-    sequences = shown_sequences(result)
-    spec = cached.picture(view.config, sequences, view.reveal)
+    picks_ui(view)
+    spec = cached.picture(view.config, shown_sequences(result), view.reveal, view.present)
     event = chart.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="cell", key="picture")
+    chart.html(legend_html(spec["usermeta"]["legend"]))
     if view.reveal:
         clicked_cell_ui(result, cached.layers(view.config), event)

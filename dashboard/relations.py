@@ -80,6 +80,11 @@ def relations_ui(view):
     if not view.reveal:
         st.info("Answer the question above first: the verdicts stay hidden until then.")
         return
+    c = view.config
+    st.caption(
+        f"In the expressions, `hv = h_n.view({c.layers}, {c.directions}, {len(c.sequences)}, {c.state_size})`: "
+        "`hv[l, d]` is layer l, direction d (L, D, B, H)."
+    )
     for rel in view.analysis.relations:
         st.markdown(relation_markdown(rel))
         if rel.id == "h_0-shape" and (error := h_0_error(view.config)) is not None:

@@ -3,7 +3,7 @@ h_n's blocks outlined and named by position; then the labelled tables."""
 
 import streamlit as st
 
-from dashboard import cached
+from dashboard import bind, cached
 from dashboard.markdown import pick_sequence, sequence_label
 from rnnviz import tables
 from rnnviz.charts.heatmaps import units_shown
@@ -13,23 +13,32 @@ SCROLL_BOX_PX = 640
 STYLED_CELLS = 10_000  # a Styler costs ~0.25 s at 10k cells: larger tables are shown plain
 
 
-def heatmaps_ui(config, result, reveal: bool):
-    """One sequence at a time: output, then h_n in the same columns."""
+def picks_ui(view) -> int:
+    """The heatmaps' sequence (drawn in the closed tab too, so that the pick and its link survive it)."""
+    return pick_sequence(view.analysis.result, key="tensor_sequence", bind=bind("tensor_sequence"))
+
+
+def heatmaps_ui(config, result, reveal: bool, b: int):
+    """Sequence b: output, then h_n in the same columns."""
     H, T = config.state_size, result.batch.max_length
-    b = pick_sequence(result, "tensor_sequence")
     shown = units_shown(result)
     if shown < H:
         st.caption(f"The heatmaps show the first {shown} of {H} units per direction; tables and downloads hold all.")
     out_spec, h_spec = cached.heatmaps(config, b, reveal)
+    n = result.batch.lengths[b]
     st.markdown(
         f"`output[:, {b}]`"
         + (" (`output[b]` with batch_first)" if config.batch_first else "")
-        + f" · {sequence_label(result, b, 40)} · {result.batch.lengths[b]} of T = {T} steps"
-        + (" · outlined: the blocks h_n was taken from, by position; faded: <pad> steps" if reveal else "")
+        + f" · {sequence_label(result, b, 40)} · {n} of T = {T} steps"
+        + (" · outlined: the blocks h_n was taken from, by position" if reveal else "")
+        + (" · faded: <pad> steps" if n < T else "")
     )
     box = st.container(height=SCROLL_BOX_PX) if T > SCROLL_AFTER else st.container()
     box.vega_lite_chart(out_spec, width="stretch")
-    st.markdown(f"`h_n[:, {b}]`, one row per layer in `output`'s columns: `hv[l]` = forward units, then backward")
+    st.markdown(
+        f"`h_n[:, {b}]`, a row per layer in `output`'s columns"
+        + (": `hv[l]`, its forward units, then its backward ones" if config.bidirectional else "")
+    )
     st.vega_lite_chart(h_spec, width="stretch")
 
 
@@ -42,7 +51,7 @@ def highlight_h_n_rows(frame):
 def tensors_ui(view):
     """output, h_n and c_n as heatmaps and labelled tables."""
     config, result = view.config, view.analysis.result
-    heatmaps_ui(config, result, view.reveal)
+    heatmaps_ui(config, result, view.reveal, picks_ui(view))
     st.subheader("output, every number")
     frame = tables.output_frame(result)
     if not view.reveal:

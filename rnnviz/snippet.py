@@ -118,9 +118,9 @@ def _model(result) -> str:
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 {sources}
 
-def run(device, split={c.chunk}, train={c.train_mode}):
+def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
     torch.manual_seed({c.seed})
-    embedding = nn.Embedding(len(vocab), {c.embedding})
+    embedding = nn.Embedding(len(vocab), {c.embedding}{", padding_idx=0" if c.pad == "zero" else ""})
     rnn = {CELLS[c.cell].module_name}({c.embedding}, {c.hidden}, {kwargs})
     state = {state}{load}
     embedding.{to}
@@ -130,7 +130,7 @@ def run(device, split={c.chunk}, train={c.train_mode}):
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
         masks = {masks}
         embedded = embedding(inputs.to(device))  # {"(B, T, E)" if c.batch_first else "(T, B, E)"}
-        output, final, carried = forward_in_chunks(rnn, embedded, lengths, {c.packed}, state, split)
+        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split)
     {pair}
     {handed}  # the state handed to torch as h_0 (random: before t = 0; carry: to the second chunk)
     weights = {{name: p.detach().cpu() for name, p in rnn.named_parameters()}}
@@ -152,9 +152,10 @@ def _comparisons(result, relations) -> str:
     for comparison in COMPARISONS:
         if comparison.name not in used:
             continue
-        if comparison.setup and comparison.setup not in written:
-            lines.append(comparison.setup(result))
-            written.add(comparison.setup)
+        for setup in comparison.setup:
+            if setup not in written:
+                lines.append(setup(result))
+                written.add(setup)
         lines.append(comparison.code(result))
     return "\n".join(lines) + "\n" if lines else ""
 
@@ -176,3 +177,90 @@ def _relations(result, relations) -> str:
     guaranteed = sum(rel.expected for rel in relations)
     lines.append(f'print("all {guaranteed} guaranteed relations hold")')
     return "\n".join(lines) + "\n"
+
+
+# -----------------------------------------------------------------------------
+# The short proof: the view's relations in a page of code
+
+
+def make_proof(result, relations) -> str:
+    """A short script (torch only) for the view at hand: the batch and the run in a few lines, hv defined, then an
+    assert for each guaranteed relation and a print for each lesson, of those that need no other computation (the
+    full script, make_snippet, has those). It runs on the CPU with the run's numbers (a task's layer untrained:
+    its relations hold for any weights)."""
+    c = result.config
+    cell = CELLS[c.cell]
+    B, H, rows, T = len(c.sequences), c.state_size, c.layers * c.directions, result.batch.max_length
+    options = f"num_layers={c.layers}, bidirectional={c.bidirectional}"
+    options += ", batch_first=True" * c.batch_first
+    options += f", nonlinearity={c.nonlinearity!r}" * (cell.has_nonlinearity and c.nonlinearity != "tanh")
+    options += f", proj_size={c.proj}" * bool(c.proj) + f", dropout={c.dropout}" * bool(c.dropout)
+    vocab = f"vocab = {list(TASK_VOCAB)!r}  # the brackets task's" if c.task != "none" else (
+        'vocab = ["<pad>"] + sorted(set("".join(sequences)))'
+    )  # fmt: skip
+    lines = [
+        "import torch",
+        "torch.set_grad_enabled(False)  # no autograd: the run's very numbers",
+        f"sequences = {list(c.sequences)!r}",
+        vocab,
+        "lengths = [len(s) for s in sequences]",
+        "ids = torch.tensor([[vocab.index(ch) for ch in s] + [0] * (max(lengths) - len(s)) for s in sequences])",
+        f"torch.manual_seed({c.seed})",
+        f"embedding, rnn = torch.nn.Embedding(len(vocab), {c.embedding}{', padding_idx=0' * (c.pad == 'zero')}), "
+        f"torch.{cell.module_name}({c.embedding}, {c.hidden}, {options})",
+    ]
+    dtype = f"torch.{c.dtype}"
+    state = ""
+    if c.h0 == "random":
+        h_0 = f"torch.randn({rows}, {B}, {H}).to({dtype})"
+        lines.append(f"h_0, c_0 = {h_0}, torch.randn({rows}, {B}, {c.hidden}).to({dtype})" if cell.has_cell_state
+                     else f"h_0 = {h_0}")  # fmt: skip
+        state = ", (h_0, c_0)" if cell.has_cell_state else ", h_0"
+    if c.dtype != "float32" or c.dropout:
+        lines.append(f"rnn.train({c.train_mode}).to({dtype})")
+    inputs = f"embedding(ids{'' if c.batch_first else '.t()'})" + f".to({dtype})" * (c.dtype != "float32")
+    lines += _proof_forward(c, inputs, "(h_n, c_n)" if cell.has_cell_state else "h_n", state)
+    lines.append(f"hv = h_n.view({c.layers}, {c.directions}, {B}, {H})  # (L, D, B, H): h_n's row l*D + d")
+    kept = [rel for rel in relations if not rel.needs]
+    if any("padding" in rel.expression for rel in kept):
+        past = f"(torch.arange({T})[:, None] >= torch.tensor(lengths)){'.t()' * c.batch_first}"
+        lines.append(f"padding = {past}  # past each length, on output's first two axes")
+    for rel in kept:
+        if rel.expected:
+            lines.append(f"assert {rel.expression}, {rel.id!r}")
+        else:
+            lines.append(f"print({rel.id + ' (a lesson, usually False):'!r}, {rel.expression})")
+    return "\n".join(lines) + "\n"
+
+
+def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
+    """The run in the short proof: whole, packed, or in two chunks, the first one's final state carried over."""
+    bf = ", batch_first=True" * c.batch_first
+    pack = f"torch.nn.utils.rnn.pack_padded_sequence({{}}, {{}}{bf}, enforce_sorted=False)"
+    unpack = f"torch.nn.utils.rnn.pad_packed_sequence({{}}{bf}, total_length={{}})[0]"
+    if c.h0 != "carry":
+        if not c.packed:
+            return [f"output, {final} = rnn({inputs}{state})"]
+        return [
+            f"packed, {final} = rnn({pack.format(inputs, 'lengths')}{state})  # each sequence stops at its length",
+            f"output = {unpack.format('packed', 'max(lengths)')}",
+        ]
+    K, time = c.chunk, "[:, {}]" if c.batch_first else "[{}]"
+    carried = "(h_0, c_0)" if final != "h_n" else "h_0"
+    first, second = f"x{time.format(f':{K}')}", f"x{time.format(f'{K}:')}"
+    lines = [f"x = {inputs}"]
+    if c.packed:
+        lines += [
+            "def run(x, lengths, *state):  # packed: each sequence stops at its own length",
+            f"    out, final = rnn({pack.format('x', 'lengths')}, *state)",
+            f"    return {unpack.format('out', 'max(lengths)')}, final",
+        ]
+        first, second = f"run({first}, [min(n, {K}) for n in lengths])", f"run({second}, [n - {K} for n in lengths], "
+    else:
+        first, second = f"rnn({first})", f"rnn({second}, "
+    return [
+        *lines,
+        f"first, {carried} = {first}  # the first {K} steps",
+        f"second, {final} = {second}{carried})  # from the state they left",
+        f"output = torch.cat([first, second], dim={int(c.batch_first)})",
+    ]

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from bench.browser import (
@@ -132,7 +133,11 @@ def select_option(page, label: str, option: str) -> float:
 
     def action():
         box.click()
-        page.get_by_role("option", name=option, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+        except PlaywrightTimeoutError:  # the list did not open (or opened elsewhere): type the option, as a person can
+            box.fill(option)
+            box.press("Enter")
         expect(box).to_have_value(option, timeout=10_000)  # the click landed on the option asked for
 
     return rerun_after(page, action, what=f"{label}: {box.input_value()!r} -> {option!r}", retry=True)
@@ -316,7 +321,7 @@ def wait_charts(page, count: int = 1, timeout_ms: int = 30_000):
     page.wait_for_function(
         """(n) => {
           const charts = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stVegaLiteChart']")];
-          return charts.length >= n && charts.every(c => c.querySelector('g.mark-rect, canvas'));
+          return charts.length >= n && charts.every(c => c.querySelector('g.role-mark, canvas'));
         }""",
         arg=count,
         timeout=timeout_ms,
@@ -338,3 +343,153 @@ def screenshot(page, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
     return path
+
+
+# -----------------------------------------------------------------------------
+# Legibility and the first screen
+
+# Every text Vega drew in a chart of the main area, and the page's own legends: what is cut by the chart's box (or
+# the page's), what Vega shortened with an ellipsis, and names or tokens wider than their cell or on top of another.
+TEXT_PROBLEMS = """() => {
+  const problems = [];
+  const main = document.querySelector("[data-testid='stMainBlockContainer']").getBoundingClientRect();
+  // a text's box holds its font's whole line (ascent to descent), across when it is turned: a few px may spill
+  const inside = (r, box, slack = 1) => r.left >= box.left - slack && r.right <= box.right + slack &&
+    r.top >= box.top - slack && r.bottom <= box.bottom + slack;
+  const shown = t => t.textContent.trim() && t.getBoundingClientRect().width > 0 && t.closest("[opacity='0']") === null;
+  for (const chart of document.querySelectorAll("[data-testid='stMain'] [data-testid='stVegaLiteChart']")) {
+    const svg = chart.querySelector("svg.marks");
+    if (!svg) continue;
+    const outer = chart.getBoundingClientRect(), drawn = svg.getBoundingClientRect();
+    const box = {left: Math.max(outer.left, drawn.left), right: Math.min(outer.right, drawn.right, main.right),
+                 top: drawn.top, bottom: drawn.bottom};
+    for (const t of [...svg.querySelectorAll("text")].filter(shown)) {
+      const slack = 0.3 * parseFloat(getComputedStyle(t).fontSize);
+      if (!inside(t.getBoundingClientRect(), box, slack)) problems.push("cut: " + t.textContent);
+      if (t.textContent.endsWith("…")) problems.push("shortened: " + t.textContent);
+    }
+    const cell = svg.querySelector("g.mark-rect path, g.mark-rect rect");
+    const width = cell ? cell.getBoundingClientRect().width : Infinity;
+    for (const group of svg.querySelectorAll("g.mark-text.role-mark")) {
+      const texts = [...group.querySelectorAll("text")].filter(shown);
+      const boxes = texts.map(t => [t.textContent, t.getBoundingClientRect()]);
+      for (const [text, r] of boxes) if (r.width > width + 1) problems.push("wider than its cell: " + text);
+      boxes.forEach(([a, r], i) => boxes.slice(i + 1).forEach(([b, q]) => {
+        if (r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1)
+          problems.push("overlap: " + a + " / " + b);
+      }));
+    }
+  }
+  for (const entry of document.querySelectorAll(".rnnviz-legend > span, .rnnviz-vocab > span")) {
+    const r = entry.getBoundingClientRect();
+    if (r.width > 0 && !inside(r, main)) problems.push("cut: " + entry.textContent);
+  }
+  return problems;
+}"""
+
+# The smallest font size of each kind of chart text: axis labels, legend labels, names and tokens in the cells.
+FONT_SIZES = """() => {
+  const sizes = {};
+  for (const t of document.querySelectorAll("[data-testid='stMain'] [data-testid='stVegaLiteChart'] svg.marks text")) {
+    if (!t.textContent.trim()) continue;
+    const kind = t.closest("g.role-axis-label") ? "axis" : t.closest("g.role-legend-label") ? "legend" : "mark";
+    const size = parseFloat(getComputedStyle(t).fontSize);
+    sizes[kind] = Math.min(sizes[kind] ?? Infinity, size);
+  }
+  return sizes;
+}"""
+
+
+def text_problems(page) -> list[str]:
+    """Chart texts (labels, legends, names in cells) that are cut, shortened, too wide or overlapping; page legends
+    that are cut."""
+    return page.evaluate(TEXT_PROBLEMS)
+
+
+def font_sizes(page) -> dict[str, float]:
+    """The smallest font size (CSS px) of the charts' axis labels, legend labels and marks."""
+    return page.evaluate(FONT_SIZES)
+
+
+def box(page, selector: str) -> dict:
+    """The bounding box (CSS px, viewport) of the main area's first element matching selector."""
+    found = page.locator(f"[data-testid='stMain'] {selector}").first.bounding_box()
+    assert found, f"nothing at {selector}"
+    return found
+
+
+def picture_box(page) -> dict:
+    """The picture's box, its legend (under it) included."""
+    chart, legend = box(page, "[data-testid='stVegaLiteChart']"), box(page, "[data-testid='rnnviz-legend']")
+    bottom = max(chart["y"] + chart["height"], legend["y"] + legend["height"])
+    return {**chart, "height": bottom - chart["y"]}
+
+
+def main_text(page) -> str:
+    """Every word the main area shows (the sidebar aside)."""
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+# -----------------------------------------------------------------------------
+# A view's state as the page shows it: the sidebar's configuration, the open tab, the open tab's picks
+
+SIDEBAR_NUMBERS = ("Layers", "Seed", "Hidden size", "Embedding size")
+SIDEBAR_SELECTS = ("Preset (a lesson each)", "Cell")
+SIDEBAR_SWITCHES = ("Bidirectional", "batch_first", "Packed (pack_padded_sequence)")
+OPEN_PICKS = """() => {
+  // the open tab's panel: a closed tab's is there too, hidden (it still draws its picks)
+  const panel = [...document.querySelectorAll("[data-testid='stMain'] [role='tabpanel']")]
+    .find(p => p.getClientRects().length > 0);
+  if (!panel) return [];
+  const inputs = panel.querySelectorAll("[data-testid='stNumberInput'] input, [data-testid='stSelectbox'] input");
+  return [...[...panel.querySelectorAll("button[aria-checked='true']")].map(b => b.innerText),
+          ...[...inputs].map(i => i.value)];
+}"""
+
+
+OPEN_PANEL = "[data-testid='stMain'] [role='tabpanel']:visible"  # a closed tab's panel is there too, hidden
+
+
+def open_tab_name(page) -> str:
+    return page.locator("[data-testid='stMain'] [role='tab'][aria-selected='true']").inner_text().strip()
+
+
+def view_state(page) -> dict:
+    """What a person sees of the view: the sidebar's values, the open tab, the picks in it."""
+    state = {label: selected(page, label) for label in SIDEBAR_SELECTS}
+    state.update({label: number_value(page, label) for label in SIDEBAR_NUMBERS})
+    state.update({label: switch_state(page, label) for label in SIDEBAR_SWITCHES})
+    state["sequences"] = sequences_value(page)
+    return {**state, "tab": open_tab_name(page), "picks": page.evaluate(OPEN_PICKS)}
+
+
+def pick_sequence(page, b: int) -> float:
+    """Click the open tab's button b=b (a sequence picker); wait for the rerun."""
+    button = page.locator(f"{OPEN_PANEL} button", has_text=re.compile(f"^b={b}$"))
+    if button.get_attribute("aria-checked") == "true":
+        return 0.0
+    return rerun_after(page, button.click, what=f"b={b}")
+
+
+def set_main_number(page, label: str, value: int):
+    """Type value into the open tab's number input labelled label (an unrolled-step pick), press Enter, and wait
+    for its rerun: the tab's fragment only (a fragment's run is not counted as finished, only as started)."""
+    field = page.locator(OPEN_PANEL).get_by_label(label, exact=True)
+    if field.input_value() == str(value):
+        return
+    runs = tracker(page)
+    started = runs.started
+    field.fill(str(value))
+    field.press("Enter")
+    wait_until(page, lambda: runs.started > started, RERUN_TIMEOUT_MS, f"{label} -> {value}: a rerun")
+    page.wait_for_selector(IDLE, timeout=RERUN_TIMEOUT_MS)
+    settle(page, RERUN_TIMEOUT_MS)
+
+
+def axis_labels(page, chart: int = 0) -> list[str]:
+    """The labels a chart's axes show (those Vega hid, for want of room, left out)."""
+    return page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']").nth(chart).evaluate(
+        """(c) => [...c.querySelectorAll("g.role-axis-label text")]
+            .filter(t => t.closest("[opacity='0']") === null && t.getAttribute("opacity") !== "0")
+            .map(t => t.textContent)"""
+    )

@@ -1,21 +1,25 @@
 """AppTest of the dashboard: every number and badge the page shows is checked against the core (rnnviz)."""
 
+import ast
 import dataclasses
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 import torch
-from apptest import badges, fresh_app
+from apptest import badges, fresh_app, tab_open
 
 import dashboard.cached
 from bench.apptest import open_tab
+from dashboard.present import PATH
 from rnnviz import PRESETS, Analysis, Config, ConfigError, analyse
 from rnnviz.anatomy import cells
-from rnnviz.config import MAX_CELLS, MAX_LENGTH, MAX_SEQUENCES
+from rnnviz.config import CONFIG_DEFAULTS, MAX_CELLS, MAX_LENGTH, MAX_SEQUENCES
+from rnnviz.links import CONFIG_KEYS, link_params, parse_link
 from rnnviz.report import make_report
 from rnnviz.snippet import make_snippet
 from rnnviz.tables import DIRECTION_NAMES
@@ -26,8 +30,16 @@ BLOG_SHAPES = {
     "multi-uni": ([8, 3, 5], [2, 3, 5]),
     "single-bi": ([8, 3, 10], [2, 3, 5]),
     "multi-bi": ([8, 3, 10], [4, 3, 5]),
+    "packed": ([8, 3, 10], [2, 3, 5]),
 }
 SNIPPET_START = '"""Rebuild one rnnviz run'
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+# streamlit_app.LESSONS, read without running the app (importing it would): step -> (line, note)
+LESSONS = next(
+    ast.literal_eval(node.value)
+    for node in ast.parse(APP.read_text(encoding="utf-8")).body
+    if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["LESSONS"]
+)
 
 
 # -----------------------------------------------------------------------------
@@ -177,8 +189,9 @@ def test_preset_sets_controls_badges_and_shapes(preset):
     config = PRESETS[preset]
     assert at.session_state["preset"] == preset
     assert at.selectbox(key="cell").value == "RNN"
-    assert at.number_input(key="layers").value == config.layers == (2 if preset.startswith("multi") else 1)
-    assert at.toggle(key="bidirectional").value is config.bidirectional is preset.endswith("bi")
+    assert at.number_input(key="layers").value == config.layers
+    assert at.toggle(key="bidirectional").value is config.bidirectional
+    assert at.toggle(key="packed").value is config.packed
     assert at.number_input(key="hidden").value == 5
     assert at.number_input(key="embedding").value == 5
     assert at.text_area(key="sequences").value == "long_str\ntiny\nmedium"
@@ -485,22 +498,25 @@ def test_link_value_that_cannot_go_with_the_others_is_dropped(params, dropped, c
     assert badges(at) == core_badges(config.replace(seed=1))
 
 
-def test_controls_that_do_not_apply_are_disabled_with_the_reason():
+def test_controls_that_do_not_apply_are_disabled_with_the_reason_and_show_their_default():
+    """A disabled control shows the value that counts, its default: the link never holds one that does not."""
     at = fresh_app().run()
     assert not at.selectbox(key="nonlinearity").disabled and at.number_input(key="proj").disabled
     assert at.number_input(key="proj").help.startswith("Off: only for the LSTM cell, not RNN.")
     set_control(at, "nonlinearity", "relu")
-    set_control(at, "cell", "LSTM")  # relu stays in the disabled control and does not count
+    set_control(at, "cell", "LSTM")
     assert_clean(at)
     nonlinearity = at.selectbox(key="nonlinearity")
     assert nonlinearity.disabled and "only for the RNN cell" in nonlinearity.help
+    assert nonlinearity.value == "tanh" and "nonlinearity" not in at.query_params
     assert badges(at) == core_badges(Config(cell="lstm"))
     set_control(at, "proj", 3)
-    set_control(at, "cell", "GRU")  # proj 3 stays in the disabled control and does not count
+    set_control(at, "cell", "GRU")
     assert_clean(at)
+    assert at.number_input(key="proj").value == 0 and "proj" not in at.query_params
     assert badges(at) == core_badges(Config(cell="gru"))
     set_control(at, "cell", "RNN")
-    assert badges(at) == core_badges(Config(nonlinearity="relu"))
+    assert badges(at) == core_badges(Config())
 
 
 # -----------------------------------------------------------------------------
@@ -533,7 +549,7 @@ def test_heatmap_outlines_exactly_the_h_n_cells(params):
         values = torch.tensor(data.value.to_numpy(), dtype=torch.float32).view(T, D * H)
         assert torch.equal(values, result.output[b] if config.batch_first else result.output[:, b])
         marked = data[data.h_n != ""]
-        shown = {(int(r.step.split()[0].removeprefix("t=")), r.unit.startswith("bwd")) for r in marked.itertuples()}
+        shown = {(int(r.step.split()[0].removeprefix("t=")), r.unit.startswith("←")) for r in marked.itertuples()}
         top = cells(result).query(f"sequence == {b} and in_output and h_n_row >= 0")
         assert shown == {(int(r.t), bool(r.direction)) for r in top.itertuples()}
         # forward where the sequence ends (t = T-1, or its true last step when packed), backward at t = 0
@@ -690,33 +706,77 @@ def test_each_preset_lands_on_the_picture_marked_by_position(preset):
     assert any(m.value.startswith(":blue-background[") for m in at.markdown)  # the preset's one-line lesson
 
 
-def test_ask_mode_hides_the_answers_then_reveals_them():
-    at = fresh_app(ask="true", preset="single-bi").run()
+def lesson_lines(at) -> list[str]:
+    """The lesson line above the tabs (with its verdict, in ask mode), as shown."""
+    return [m.value for m in at.markdown if ":blue-background[" in m.value]
+
+
+def marked(at) -> set[str]:
+    """The h_n names the picture marks."""
+    [(_, data)] = charts_with(at, "lane")
+    return set(data.h_n.dropna()) - {""}
+
+
+ASKED = {  # the view -> what its question asks, the answer, and the sequence it is about (the picture's)
+    "single-uni": ("at which time step does output hold h_n[0]?", "t = 7", "b=1 ('tiny'"),
+    "multi-uni": ("where in output is h_n[0], layer 0's final state?", "nowhere in output", "b=1 ('tiny'"),
+    "single-bi": ("at which time step does output's backward half hold h_n[1]?", "t = 0", "b=1 ('tiny'"),
+    "multi-bi": ("which row of h_n is output's backward half at t = 0?", "h_n[3]", "b=0 ('long_str'"),
+    "packed": ("at which time step does output's forward half hold h_n[0]?", "t = 3", "b=1 ('tiny'"),
+    "lstm-c_n": ("Where in output is c_n[0], the final cell state?", "nowhere in output", "b=1 ('tiny'"),
+    "carry-h_0": ("is output the same as one whole run?", "yes, the same numbers", "b=1 ('tiny'"),
+}
+
+
+@pytest.mark.parametrize("step", list(ASKED))
+def test_ask_mode_gives_nothing_away_then_reveals_with_the_lesson(step):
+    """Before the answer: no lesson line, no Why?, no marks, no verdicts or their counts, no h_n names in the
+    heatmaps, no code; the question is about the picture's sequence. After: the verdict with the lesson, the marks."""
+    at = fresh_app(ask="true", **link_params(PATH[step])).run()
     assert_clean(at)
     [question] = at.radio
-    assert unescape(question.label).startswith("For b=1 ('tiny', 4 of T = 8 steps), at which time step does output's")
-    [(_, data)] = charts_with(at, "lane")
-    assert set(data.h_n.dropna()) == {""} and "output holds it" not in set(data.role)
-    assert "guaranteed, hold" not in shapes_line(at)
-    open_tab(at, "Relations")
-    assert not [m for m in at.markdown if "-badge[" in m.value]
-    assert any("Answer the question above first" in i.value for i in at.info)
-    question.set_value("t = 7").run()  # the tempting answer
-    assert len(at.error) == 1 and "Not quite: it is t = 0" in unescape(at.error[0].value)
-    assert badges(at) == core_badges(PRESETS["single-bi"])  # revealed
-    open_tab(at, "Picture")
-    [(_, data)] = charts_with(at, "lane")
-    assert "h_n[1]" in set(data.h_n)
+    asked, answer, about = ASKED[step]
+    assert asked in unescape(question.label) and f"or {about}" in unescape(question.label)  # For b=1, for b=1
+    assert answer in question.options
+    assert lesson_lines(at) == [] and not at.get("popover")
+    assert marked(at) == set() and "guaranteed, hold" not in shapes_line(at)
+    with tab_open(at, "output & h_n"):
+        assert not any("h_n[" in label for _, data in charts_with(at, "step") for label in data.step)
+        assert not any("h_n[" in label for _, data in charts_with(at, "layer") for label in data.layer)
+    with tab_open(at, "Unrolled by hand"):  # the step's equations, not where torch keeps its state
+        assert not [m.value for m in at.markdown if "output[" in m.value or "h_n[" in m.value]
+    with tab_open(at, "Code & downloads"):
+        assert not at.code and any("Answer the question above first" in i.value for i in at.info)
+    wrong = next(option for option in question.options if option != answer)
+    question.set_value(wrong).run()
+    assert_clean(at)
+    assert not at.radio  # answered: the question gives way to its verdict, and the picture keeps its place
+    [line] = lesson_lines(at)
+    assert line.startswith("**:red[:material/school: Not quite: it is ") and LESSONS[step][0] in line
+    assert marked(at) and "guaranteed, hold" in shapes_line(at)
+    at.run()
+    assert lesson_lines(at) == [line]  # an answer stays given
+
+
+def test_ask_mode_right_answer_and_the_question_follows_the_pictures_sequence():
+    at = fresh_app(ask="true", preset="multi-bi").run()
+    at.segmented_control(key="picture_sequence").set_value(2).run()
+    [question] = at.radio
+    assert unescape(question.label).startswith("For b=2 ('medium', 6 of T = 8 steps), which row of h_n")
+    question.set_value("h_n[3]").run()
+    [line] = lesson_lines(at)
+    assert line.startswith("**:green[:material/check: Right: h\\_n\\[3\\].]**")
+    assert badges(at) == core_badges(PRESETS["multi-bi"])
 
 
 def test_unrolled_step_says_where_its_state_sits_and_steps_through_time():
     at = fresh_app(tab="Unrolled by hand", preset="single-bi").run()
     set_control(at, "hand_direction", "backward")
     assert_clean(at)
-    assert any(m.value == "This state is `output[0, 0, 5:10]` and `h_n[1, 0]`." for m in at.markdown)
+    assert any(m.value == "h_t is `output[0, 0, 5:10]` and `h_n[1, 0]`." for m in at.markdown)
     at.button[1].click().run()  # t+1
     assert at.number_input(key="hand_t").value == 1
-    assert any(m.value == "This state is `output[1, 0, 5:10]`." for m in at.markdown)
+    assert any(m.value == "h_t is `output[1, 0, 5:10]`." for m in at.markdown)
     at.button[0].click().run()  # t-1
     assert at.number_input(key="hand_t").value == 0
 
@@ -785,3 +845,119 @@ def test_a_task_trains_with_progress_then_every_view_shows_the_trained_layer():
     assert charts_with(at, "loss") and charts_with(at, "char") and charts_with(at, "r")
     assert badges(at) == core_badges(config)  # the guaranteed relations hold for a trained layer too
     assert "red" not in badges(at).values()
+
+
+# -----------------------------------------------------------------------------
+# Links that reopen the view, presenter mode, words for bad values
+
+
+@pytest.mark.parametrize(
+    ("params", "own"),
+    [
+        ({"preset": "multi-bi"}, {"preset": "multi-bi", "layers": "2", "bidirectional": "true"}),
+        (
+            {"cell": "lstm", "bidirectional": "True", "tab": "Batch"},
+            {"cell": "LSTM", "bidirectional": "true", "tab": "Batch"},
+        ),
+        (
+            {"layers": "03", "hand_t": "05", "tensor_sequence": "b=2", "zzz": "1"},
+            {"layers": "3", "hand_t": "5", "tensor_sequence": "b=2"},
+        ),
+        ({"preset": "Custom", "seed": "1e99", "ask": "TRUE"}, {"ask": "true"}),
+    ],
+    ids=["preset", "respelled", "picks", "dropped"],
+)
+def test_a_link_opens_with_the_views_own_link_in_the_address_bar(params, own):
+    """Every value off the default config (a preset's too), the preset, the tab and the picks, as the widgets write
+    them; what was left out or is unknown is gone."""
+    at = fresh_app(**params).run()
+    assert_clean(at)
+    assert dict(at.query_params) == own
+    link = {key: value for key, value in own.items() if key in CONFIG_KEYS}
+    assert link == link_params(Config(**{k: v for k, v in parse_link(own).config.as_dict().items()}))
+
+
+def test_changing_a_control_after_a_preset_keeps_the_presets_values_in_the_link():
+    """?preset=multi-bi, then a new seed: the view is Custom and its link still says two layers, two directions."""
+    at = fresh_app(preset="multi-bi").run()
+    set_control(at, "seed", 3)
+    assert at.session_state["preset"] == "Custom"
+    config = PRESETS["multi-bi"].replace(seed=3)
+    assert parse_link(dict(at.query_params) | {"seed": "3"}).config == config  # the browser writes the seed itself
+    assert {k: v for k, v in at.query_params.items() if k in CONFIG_KEYS} == {"layers": "2", "bidirectional": "true"}
+
+
+def test_the_presenter_walks_the_lesson_path_with_next_and_back():
+    at = fresh_app(present="true", ask="true").run()
+    assert_clean(at)
+    assert [b.label for b in at.button if "▶" in b.label or "◀" in b.label][:2] == ["◀ Back", "Next ▶"]
+    assert at.session_state["tab"] == "Picture"
+    seen = []
+    for step, config in PATH.items():
+        back, forward = (b for b in at.button if b.label in ("◀ Back", "Next ▶"))
+        assert (back.disabled == (step == "single-uni") and not forward.disabled) or step == "carry-h_0"
+        assert at.session_state["preset"] == (step if step in PRESETS else "Custom")
+        assert at.session_state["layers"] == config.layers and at.session_state["packed"] == config.packed
+        [question] = at.radio  # each step asks its own question
+        assert ASKED[step][0] in unescape(question.label)
+        seen.append(step)
+        if step != "carry-h_0":
+            forward.click().run()
+            assert_clean(at)
+    assert seen == list(PATH) and forward.disabled
+    next(b for b in at.button if b.label == "◀ Back").click().run()
+    assert at.session_state["cell"] == "LSTM"
+
+
+def test_every_step_of_the_path_has_a_lesson():
+    assert list(LESSONS) == list(PATH)
+    for line, note in LESSONS.values():
+        assert line.endswith(".") and note.startswith("**")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("hidden", 0, "1 to 256"),
+        ("hidden", 10_000, "1 to 256"),
+        ("layers", 7, "1 to 6"),
+        ("seed", -1, "0 to 4294967295"),
+    ],
+)
+def test_a_typed_value_out_of_range_says_what_is_allowed_in_words(key, value, allowed):
+    at = fresh_app().run()
+    set_control(at, key, value)
+    assert not at.exception
+    [error] = at.error
+    assert f"{key} must be between {allowed.replace(' to ', ' and ')} (got {value})" in unescape(error.value)
+    [caption] = [c for c in at.sidebar.caption if "out of range" in c.value]  # under the control
+    assert unescape(caption.value) == f":red[{value} is out of range. Allowed: {allowed}.]"
+    assert any("Showing the last valid configuration" in c.value for c in at.caption)
+    assert badges(at) == core_badges(Config())  # the last good view, said in words
+    set_control(at, key, CONFIG_DEFAULTS[key])
+    assert_clean(at)
+    assert not [c for c in at.sidebar.caption if "out of range" in c.value]
+
+
+def test_link_warnings_are_sentences_one_a_line():
+    at = fresh_app(h0="carry", split="50", packed="true", seed="1e99", proj="7").run()
+    [warning] = at.warning
+    lines = unescape(warning.value).split("\n")
+    assert lines[0] == "This link had values that cannot be used here, so they were left out:"
+    items = [line.removeprefix("- ") for line in lines if line.startswith("- ")]
+    assert items == [
+        "proj=7: proj is only for the LSTM cell, not RNN.",
+        "seed=1e99: seed must be between 0 and 4294967295 (got 1e+99).",
+        "h0=carry and split=50: split must be at least 1 and below T = 8, the longest sequence (got 50).",
+    ]
+
+
+def test_the_code_tab_puts_the_short_proof_above_the_full_script():
+    at = fresh_app(tab="Code & downloads", preset="packed").run()
+    proof, full = (c.value for c in at.code)
+    assert full.startswith(SNIPPET_START) and "hv = h_n.view(1, 2, 3, 5)" in proof
+    assert 10 <= len(proof.splitlines()) <= 20
+    namespace = {}
+    exec(compile(proof, "proof", "exec"), namespace)  # it runs as is
+    torch.set_grad_enabled(True)  # the proof turned autograd off, for its exact numbers
+    assert torch.equal(namespace["output"], analyse(PRESETS["packed"]).result.output)

@@ -14,9 +14,11 @@ import functools
 import json
 import math
 import os
+import random
 import re
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import torch
@@ -35,7 +37,7 @@ from rnnviz import PRESETS, Config, analyse
 from rnnviz.anatomy import cells
 from rnnviz.report import make_report
 
-PRESET = "Preset (the blog's four sections)"
+PRESET = "Preset (a lesson each)"
 VIEWPORT = (1280, 800)  # functional tests; screenshots size their own viewport
 
 # -----------------------------------------------------------------------------
@@ -137,7 +139,7 @@ def assert_chart_matches(chart: dict, config: Config) -> int:
 
 def heatmaps(page, b: int) -> tuple[dict, dict]:
     """Sequence b's output and h_n heatmaps (clicking its button when another sequence is shown)."""
-    button = page.get_by_role("radio", name=re.compile(f"^b={b} "))
+    button = page.get_by_role("radio", name=f"b={b}", exact=True)
     if button.get_attribute("aria-checked") != "true":
         ui.rerun_after(page, button.click, what=f"sequence b={b}")
     ui.wait_charts(page, 2)
@@ -185,7 +187,7 @@ def test_default_page_shows_the_core_badges(base, context):
 def test_each_preset_changes_shapes_and_badges(base, context):
     page = ui.open_page(context, f"{base}/")
     notes = {ui.lesson(page)}
-    for name in ("multi-uni", "single-bi", "multi-bi", "single-uni"):
+    for name in ("multi-uni", "single-bi", "multi-bi", "packed", "single-uni"):
         ui.select_option(page, PRESET, name)
         config = PRESETS[name]
         assert ui.selected(page, PRESET) == name
@@ -193,7 +195,7 @@ def test_each_preset_changes_shapes_and_badges(base, context):
         assert ui.switch_state(page, "Bidirectional") == config.bidirectional
         assert_page_shows(page, config)
         notes.add(ui.lesson(page))
-    assert len(notes) == 4  # each preset explains itself
+    assert len(notes) == len(PRESETS)  # each preset explains itself
 
 
 def test_lstm_bidirectional_three_layers_packed_shows_c_n(base, context):
@@ -408,12 +410,12 @@ def test_heatmap_is_drawn_with_h_n_cells_outlined(base, context):
         top = frame.query(f"sequence == {b} and in_output and h_n_row >= 0")
         want = {(int(r.t), int(r.direction)) for r in top.itertuples()}
         got = {
-            (int(c["step"].split()[0].removeprefix("t=")), c["unit"].startswith("bwd"))
+            (int(c["step"].split()[0].removeprefix("t=")), c["unit"].startswith("←"))
             for c in output_chart["outlined"]
         }
         assert got == want == {(result.batch.lengths[b] - 1, 0), (0, 1)}
         assert len(output_chart["outlined"]) == 2 * H
-        assert {c["layer"] for c in h_n_chart["outlined"]} == {"layer 1 (top)  = h_n[2] →, h_n[3] ←"}
+        assert {c["layer"] for c in h_n_chart["outlined"]} == {"layer 1: h_n[2] →, h_n[3] ←"}
 
 
 def test_the_picture_is_the_landing_view_and_a_hover_says_where(base, context):
@@ -527,3 +529,212 @@ def test_screenshot_lstm(chromium, base, shots):
         ui.screenshot(page, shots / "screenshot-lstm.png")
     finally:
         ctx.close()
+
+
+# -----------------------------------------------------------------------------
+# Fit for the room: ask mode, links that reopen the view, presenter mode, legibility, words for bad values
+
+
+@contextlib.contextmanager
+def room(chromium, url: str, viewport=(1280, 720), scale=1.5):
+    """A fresh page on url at viewport (CSS px) and device scale factor, drawn in its real fonts."""
+    ctx = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]}, device_scale_factor=scale)
+    try:
+        page = ui.open_page(ctx, url)
+        ui.wait_charts(page, 0 if "tab=Batch" in url else 1)
+        page.evaluate("document.fonts.ready")
+        page.wait_for_timeout(300)
+        yield page
+    finally:
+        ctx.close()
+
+
+def answer(page, option: str) -> float:
+    """Pick an option of the question above the tabs; wait for the rerun."""
+    radio = page.locator("[data-testid='stMain'] [data-testid='stRadio']")
+    return ui.rerun_after(page, lambda: radio.get_by_text(option, exact=True).click(), what=f"answer {option!r}")
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_ask_mode_gives_nothing_away_then_reveals_with_the_picture_in_place(chromium, base, preset):
+    """Before the answer, no lesson, no Why?, no marks, no verdict counts; the question is about a sequence the
+    picture shows. After it: the verdict and the lesson, the marks, and the picture where it was, whole on screen."""
+    url = ui.url_for(base, preset=preset, ask=True, present=True)
+    with room(chromium, url) as page:
+        question = page.locator("[data-testid='stMain'] [data-testid='stRadio']")
+        label = question.locator("[data-testid='stWidgetLabel']").inner_text()
+        assert page.get_by_role("button", name="Why?").count() == 0
+        assert "guaranteed, hold" not in ui.main_text(page)
+        [picture] = ui.charts(page)
+        assert picture["outlined"] == [] and not [c for c in picture["cells"] if "h_n[" in c.get("in h_n", "")]
+        shown = {c["where"].rsplit("b = ", 1)[1] for c in picture["cells"] if "where" in c}
+        assert re.search(r"\bb=(\d)", label).group(1) in shown  # the question's sequence is one the picture shows
+        before = ui.picture_box(page)
+        options = question.locator("label").all_inner_texts()
+        answer(page, options[-1])
+        assert page.locator("[data-testid='stMain'] [data-testid='stRadio']").count() == 0
+        assert re.search(r"(Right|Not quite)", ui.lesson(page))
+        assert page.get_by_role("button", name="Why?").is_visible()
+        after = ui.picture_box(page)
+        assert abs(after["y"] - before["y"]) <= 40 and after["y"] + after["height"] <= 720, (before, after)
+        assert ui.charts(page)[0]["outlined"], "the marks are revealed"
+
+
+ACTIONS = ("preset", "cell", "layers", "seed", "hidden", "bidirectional", "packed", "batch_first", "tab", "pick")
+PICK_TABS = ("Picture", "output & h_n", "Unrolled by hand", "Gradients")
+
+
+def random_change(page, rng):
+    """One change a person makes: a control, a preset, a tab, or a pick in the open tab."""
+    kind = rng.choice(ACTIONS)
+    if kind == "preset":
+        ui.select_option(page, PRESET, rng.choice(list(PRESETS)))
+    elif kind == "cell":
+        ui.select_option(page, "Cell", rng.choice(("RNN", "LSTM", "GRU")))
+    elif kind in ("layers", "seed", "hidden"):
+        label, low, high = {"layers": ("Layers", 1, 3), "seed": ("Seed", 0, 9), "hidden": ("Hidden size", 2, 7)}[kind]
+        value = rng.randint(low, high)
+        if ui.number_value(page, label) != value:
+            ui.set_number(page, label, value)
+    elif kind in ("bidirectional", "packed", "batch_first"):
+        label = {"bidirectional": "Bidirectional", "packed": "Packed (pack_padded_sequence)"}.get(kind, kind)
+        ui.set_toggle(page, label, rng.random() < 0.5)
+    elif kind == "tab":
+        ui.open_tab(page, rng.choice((*PICK_TABS, "Batch")))
+    elif page.locator(f"{ui.OPEN_PANEL} button", has_text=re.compile("^b=0$")).count():
+        ui.pick_sequence(page, rng.randint(0, 2))
+    elif page.locator(ui.OPEN_PANEL).get_by_label("time step t", exact=True).count():
+        ui.set_main_number(page, "time step t", rng.randint(0, 7))
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_the_address_bar_reopens_the_view_after_any_changes(chromium, base, context, seed):
+    """Property: random changes and picks, then the address bar in a fresh browser: the same configuration, tab and
+    picks (every tab's), and the same address."""
+    rng = random.Random(seed)
+    page = ui.open_page(context, ui.url_for(base, preset=rng.choice(list(PRESETS))))
+    for _ in range(8):
+        random_change(page, rng)
+    other = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+    try:
+        shared = ui.open_page(other, page.url)
+        assert ui.alerts(shared, "Warning") == []
+        state, reopened = ui.view_state(page), ui.view_state(shared)
+        link, own = parse_qs(urlsplit(page.url).query), parse_qs(urlsplit(shared.url).query)
+        if state[PRESET] == "Custom":  # moved off a preset and back onto its values: the link opens that preset
+            reopened[PRESET] = "Custom"
+            own.pop("preset", None)
+        assert reopened == state
+        assert own == link  # the reopened view's own link is the link it was opened with
+        for tab in PICK_TABS:  # the picks of the tabs that were closed
+            ui.open_tab(page, tab)
+            ui.open_tab(shared, tab)
+            assert ui.view_state(shared)["picks"] == ui.view_state(page)["picks"], tab
+        assert ui.exceptions(shared) == []
+    finally:
+        other.close()
+
+
+def test_a_preset_then_a_change_keeps_the_presets_values_in_the_link(base, chromium, context):
+    """The issue's case: ?preset=multi-bi, a new seed, the cell: the link still opens two layers, two directions."""
+    page = ui.open_page(context, ui.url_for(base, preset="multi-bi"))
+    ui.set_number(page, "Seed", 3)
+    ui.select_option(page, "Cell", "GRU")
+    config = PRESETS["multi-bi"].replace(seed=3, cell="gru")
+    other = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+    try:
+        shared = ui.open_page(other, page.url)
+        assert_page_shows(shared, config)
+    finally:
+        other.close()
+
+
+def test_presenter_mode_at_853_holds_the_whole_single_uni_picture(chromium, base, shots):
+    """853 x 480 at 1.5, a true 150 % zoom: the sidebar folded, the title on one line, the whole picture (its
+    legend too) on the first screen, its labels at least 18 px."""
+    with room(chromium, ui.url_for(base, present=True), (853, 480)) as page:
+        assert page.locator(ui.SIDEBAR).bounding_box()["x"] < 0 or not page.locator(ui.SIDEBAR).is_visible()
+        title = ui.box(page, "h3")
+        assert title["height"] < 45, "the title wraps"
+        picture = ui.picture_box(page)
+        assert picture["y"] >= 0 and picture["y"] + picture["height"] <= 480, picture
+        assert min(ui.font_sizes(page).values()) >= 18
+        assert ui.text_problems(page) == []
+        ui.screenshot(page, shots / "screenshot-present-853.png")
+
+
+def test_presenter_mode_at_1280_holds_the_multi_bi_picture_and_its_question(chromium, base):
+    with room(chromium, ui.url_for(base, preset="multi-bi", present=True, ask=True)) as page:
+        question = ui.box(page, "[data-testid='stRadio']")
+        picture = ui.picture_box(page)
+        assert question["y"] >= 0 and picture["y"] + picture["height"] <= 720, (question, picture)
+
+
+def test_the_presenter_walks_the_lesson_path_with_the_keyboard(chromium, base, shots):
+    """At 853 x 480: PageDown through the presets, packing, an LSTM's c_n and a carry, each asking its question;
+    an answer, then on; PageUp goes back."""
+    steps = ["single-uni", "multi-uni", "single-bi", "multi-bi", "packed", "lstm-c_n", "carry-h_0"]
+    with room(chromium, ui.url_for(base, present=True, ask=True), (853, 480)) as page:
+        for n, step in enumerate(steps):
+            radio = page.locator("[data-testid='stMain'] [data-testid='stRadio']")
+            assert radio.is_visible(), step
+            answer(page, radio.locator("label").all_inner_texts()[1])  # its first option (the question comes first)
+            assert re.search(r"(Right|Not quite)", ui.lesson(page)), step
+            assert ui.picture_box(page)["y"] < 480, step
+            ui.screenshot(page, shots / f"present-{n + 1}-{step}.png")
+            if n == 0:  # the title row shares the header's band: its buttons take a click
+                ui.rerun_after(page, page.get_by_role("button", name=re.compile("Next")).click, what="click Next")
+            elif n + 1 < len(steps):
+                page.locator("h3").first.click()  # the keys go to the page, not to a field
+                ui.rerun_after(page, lambda: page.keyboard.press("PageDown"), what=f"PageDown from {step}")
+        assert page.get_by_role("button", name=re.compile("Next")).is_disabled()
+        page.locator("h3").first.click()
+        ui.rerun_after(page, lambda: page.keyboard.press("PageUp"), what="PageUp")
+        assert "cell=LSTM" in page.url
+        page.locator("[data-testid='stExpandSidebarButton']").click()  # the header's button still unfolds the sidebar
+        expect(ui.sidebar(page).get_by_role("heading", name="rnnviz")).to_be_in_viewport(timeout=5_000)
+
+
+LEGIBLE = {
+    "single-uni": {},
+    "multi-bi": {"preset": "multi-bi"},
+    "lstm-packed": {"cell": "LSTM", "layers": 2, "bidirectional": True, "packed": True},
+    "heatmaps": {"preset": "multi-bi", "tab": "output & h_n"},
+    "heatmaps-relu": {"nonlinearity": "relu", "hidden": 12, "tab": "output & h_n"},
+    "gradients": {"preset": "single-bi", "tab": "Gradients"},
+    "batch": {"tab": "Batch"},
+    "trained": {"sequences": "(a)\n((b))", "hidden": 16, "embedding": 8, "task": "brackets", "steps": 30,
+                "tab": "Trained units"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("viewport", [(853, 480), (1280, 720)], ids=["853", "1280"])
+def test_every_label_and_legend_is_whole(chromium, base, viewport):
+    """Every chart's labels, legends and names in cells, and the page's legends: whole, never shortened, never on
+    top of each other; labels at the page's size."""
+    for name, params in LEGIBLE.items():
+        with room(chromium, ui.url_for(base, **params), viewport) as page:
+            if params.get("tab") not in (None, "Batch"):
+                ui.wait_charts(page, 2)
+            assert ui.text_problems(page) == [], name
+            if name == "heatmaps":  # every unit keeps its label: →0 1 2 3 4 ←0 1 2 3 4
+                assert [label for label in ui.axis_labels(page) if not label.startswith("t=")] == [
+                    "→0", *"1234", "←0", *"1234"
+                ]
+            sizes = ui.font_sizes(page)
+            assert min(sizes.get("axis", 16), sizes.get("legend", 16)) >= 16, name  # labels: the page's own size
+            assert sizes.get("mark", 10) >= 10, name  # names and tokens shrink to their cell, down to 10 px
+
+
+def test_a_number_typed_out_of_range_is_said_in_words(base, context):
+    """The box says what is allowed, under it; the page says why at the top, and that it keeps the last view."""
+    page = ui.open_page(context, f"{base}/")
+    for value in (0, 10_000):
+        ui.set_number(page, "Hidden size", value)
+        assert ui.sidebar(page).get_by_text(f"{value} is out of range. Allowed: 1 to 256.").is_visible()
+        [error] = ui.alerts(page, "Error")
+        assert f"hidden must be between 1 and 256 (got {value})" in error
+        assert page.get_by_text("Showing the last valid configuration until the input is fixed.").is_visible()
+    ui.set_number(page, "Hidden size", 4)
+    assert_page_shows(page, Config(hidden=4))
+    assert ui.sidebar(page).get_by_text("is out of range").count() == 0

@@ -250,13 +250,17 @@ def test_heatmaps_share_rows_columns_labels_and_colour_scale():
     assert y[0]["minExtent"] == y[0]["maxExtent"] == y[1]["minExtent"] == y[1]["maxExtent"]
     assert y[0]["labelLimit"] == 0  # whole: the width is the longest label's
     colours = [spec["layer"][0]["encoding"]["color"] for spec in (out, h_n)]
-    assert colours[0]["scale"]["domain"] == colours[1]["scale"]["domain"] == [-1.0, 1.0]
+    extent = value_extent(result, 1)
+    assert colours[0]["scale"]["domain"] == colours[1]["scale"]["domain"] == [-extent, extent]
     assert colours[0]["legend"] is None and colours[1]["legend"]["title"] == "value"
     assert [name for *_, name in shown_columns(run(Config()))] == ["0", "1", "2", "3", "4"]
 
 
-def test_a_relu_layers_colour_scale_covers_its_values():
-    result = run(Config(nonlinearity="relu", hidden=8, seed=3))
+@pytest.mark.parametrize(
+    "config", [Config(nonlinearity="relu", hidden=8, seed=3), Config(cell="lstm")], ids=["relu", "lstm"]
+)
+def test_the_colour_scale_covers_the_values_and_no_more_than_twice(config):
+    result = run(config)
     extent = value_extent(result, 0)
     largest = max(float(result.output[:, 0].abs().max()), float(result.h_n[:, 0].abs().max()))
     assert largest <= extent <= 2 * largest

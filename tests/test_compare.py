@@ -59,3 +59,17 @@ def test_the_zero_pads_of_the_other_run_are_zeros():
     pads = side.other.batch.padded == 0  # (T, B)
     assert not side.other.embedded[pads].any()
     assert torch.equal(side.other.embedded[~pads], run(Config()).embedded[~pads])
+
+
+def test_the_compare_tab_shows_the_flipped_runs_differences():
+    from apptest import fresh_app
+
+    at = fresh_app(tab="Compare").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="compare").options[:3] == ["packed=true", "cell=LSTM", "cell=GRU"]
+    at.selectbox(key="compare").set_value("pad=zero").run()
+    side = compare(run(Config()), "pad=zero")
+    shown = at.dataframe[0].value  # a row per sequence: output, h_n[0]
+    assert list(shown["output"]) == list(side.output_max_abs_diff)
+    assert list(shown["h_n[0]"]) == list(side.h_n_max_abs_diff[0])
+    assert len(at.get("vega_lite_chart")) == 2  # both pictures

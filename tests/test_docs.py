@@ -112,10 +112,10 @@ def reports() -> list[dict]:
 
     analysis, gradients = analyse_with_gradients(Config(sequences=("ab", "a"), cell="lstm"), True)
     task = analyse(Config(sequences=("(a)", "b)"), cell="gru", hidden=4, embedding=2, task="brackets", steps=3))
+    side = compare(analysis.result, "packed=true")
     texts = [
         report_json(analysis.result, analysis.relations),
-        report_json(analysis.result, analysis.relations, tensors=True, gradients=gradients.values,
-                    compare=compare(analysis.result, "packed=true")),  # fmt: skip
+        report_json(analysis.result, analysis.relations, tensors=True, gradients=gradients.values, compare=side),
         report_json(task.result, task.relations, tensors=True),
     ]
     return [json.loads(text) for text in texts]

@@ -42,7 +42,8 @@ from rnnviz.links import CONFIG_KEYS
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET_START = '"""Rebuild one rnnviz run'
 NO_CUDA = not torch.cuda.is_available()
-BOUND_KEYS = ("preset", *CONFIG_KEYS, "tab", "ask", *PICKS)  # every key a widget binds to the URL
+SEQUENCE_PICKS = ("picture_sequence", "tensor_sequence", "gradient_sequence")
+BOUND_KEYS = ("preset", *CONFIG_KEYS, "tab", "ask", "present", *PICKS, *SEQUENCE_PICKS)  # every key bound to the URL
 NUMBER_KEYS = ("layers", "hidden", "embedding", "proj", "seed")
 DEFAULTS = {"layers": 1, "hidden": 5, "embedding": 5, "proj": 0, "seed": 0, "device": "auto", "cell": "RNN"}
 
@@ -592,7 +593,8 @@ def test_dashboard_odd_valid_text_renders_a_normal_page():
 
 @pytest.mark.timeout(300)
 def test_dashboard_conflicting_controls_show_an_error_and_recover():
-    """proj >= hidden is an error until fixed; options the cell does not have are disabled and never conflict."""
+    """proj >= hidden is an error until fixed; options the cell does not have are disabled, at their defaults, and
+    never conflict."""
     at = open_app()
 
     def expect_error(**options):
@@ -612,12 +614,13 @@ def test_dashboard_conflicting_controls_show_an_error_and_recover():
     assert_normal_page(at)
     assert "c_n-shape" in badges(at)
     at.selectbox(key="cell").set_value("RNN").run()
-    assert_normal_page(at)  # proj waits in the disabled control, relu counts again
-    assert_only_relation_badges(at, Config(hidden=4, nonlinearity="relu"))
+    assert_normal_page(at)  # proj and relu went back to their defaults while their controls were off
+    assert (at.session_state["proj"], at.session_state["nonlinearity"]) == (0, "tanh")
+    assert_only_relation_badges(at, Config(hidden=4))
 
 
 @pytest.mark.timeout(300)
-def test_dashboard_number_inputs_stay_in_range_and_by_hand_follows_a_shrinking_config():
+def test_dashboard_numbers_out_of_range_are_said_and_by_hand_follows_a_shrinking_config():
     for tab_while_shrinking in ("Unrolled by hand", "Relations"):
         at = open_app(layers="3", bidirectional="true", tab="Unrolled by hand")
         assert at.number_input(key="hand_layer").value == 2  # the top layer first: the one output shows
@@ -640,12 +643,17 @@ def test_dashboard_number_inputs_stay_in_range_and_by_hand_follows_a_shrinking_c
             picks.append(at.selectbox(key="hand_direction").value)
             assert picks == [4, 1, 1, "forward"], tab_while_shrinking
         assert_normal_page(at)
-    # Values outside a widget's range never reach the config as such.
-    for key, value in (("layers", -1), ("layers", MAX_LAYERS + 1), ("hidden", 10**30), ("seed", MAX_SEED + 1)):
+    # A value outside a control's range is refused in words, under the control and at the top; the view stays.
+    bounds = {"layers": (1, MAX_LAYERS), "hidden": (1, MAX_HIDDEN), "seed": (0, MAX_SEED)}
+    for key, value in (("layers", -1), ("layers", MAX_LAYERS + 1), ("hidden", 10_000), ("seed", MAX_SEED + 1)):
+        low, high = bounds[key]
+        allowed = f"{low} to {high}"
         at.number_input(key=key).set_value(value).run()
+        assert_no_traceback(at)
+        assert [literal(e.value) for e in at.error] == [f"{key} must be between {low} and {high} (got {value})."]
+        assert any(f"Allowed: {allowed}." in c.value for c in at.sidebar.caption), (key, value)
+        at.number_input(key=key).set_value({"layers": 2, "hidden": 5, "seed": 0}[key]).run()
         assert_normal_page(at)
-        widget = at.number_input(key=key)
-        assert widget.min <= at.session_state[key] <= widget.max, (key, value, at.session_state[key])
 
 
 BIG_HEATMAPS = {
@@ -953,7 +961,7 @@ URL_VALUES = st.one_of(
             *("", "-1", "0", "1", "2", "3", "7", "257", "true", "false", "True", "RNN", "LSTM", "GRU", "relu"),
             *("tanh", "cpu", "auto", "cuda", "float64", "Custom", "multi-bi", "single-bi", "1e3", "nan", " 2"),
             *("02", "ab\ncd", "Batch", "output & h_n", "Unrolled by hand", "Code & downloads", "Gradients"),
-            *("Picture", "forward", "backward", *HOSTILE_A),
+            *("Picture", "forward", "backward", "b=0", "b=2", "b=9", *HOSTILE_A),
         ]
     ),
     st.integers(-3, 12).map(str),

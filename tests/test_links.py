@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from rnnviz import PRESETS, Config
 from rnnviz.cells import CELLS
-from rnnviz.links import CONFIG_KEYS, field_value, parse_link
+from rnnviz.links import CONFIG_KEYS, field_value, parse_link, short_numbers
 
 
 def link_params(config: Config) -> dict[str, str]:
@@ -47,8 +47,10 @@ def test_a_value_that_cannot_go_with_the_others_is_dropped_and_named():
     link = parse_link({"cell": "GRU", "nonlinearity": "relu", "proj": "2", "layers": "3"})
     assert link.config == Config(cell="gru", layers=3)
     assert set(link.ignored) == {"nonlinearity", "proj"}
-    assert "nonlinearity=relu: nonlinearity relu is only for the RNN cell" in link.ignored["nonlinearity"]
-    assert link.ignored["proj"].startswith("proj=2: proj 2 is only for the LSTM cell")
+    assert (
+        link.ignored["nonlinearity"] == "nonlinearity=relu: nonlinearity is only for the RNN cell: GRU has fixed gates."
+    )
+    assert link.ignored["proj"] == "proj=2: proj is only for the LSTM cell, not GRU."
     link = parse_link({"cell": "LSTM", "hidden": "2", "proj": "3"})
     assert (link.config.hidden, link.config.proj, list(link.ignored)) == (2, 0, ["proj"])
 
@@ -63,8 +65,8 @@ def test_numbers_that_are_no_whole_numbers_are_named():
     link = parse_link({"layers": "inf", "hidden": "nan", "seed": "abc", "embedding": "9" * 400})
     assert link.config == Config()
     assert set(link.ignored) == {"layers", "hidden", "seed", "embedding"}
-    assert link.ignored["layers"] == "layers=inf: layers must be a whole number"
-    assert link.ignored["embedding"].endswith("…: embedding must be a whole number")
+    assert link.ignored["layers"] == "layers=inf: layers must be a whole number."
+    assert link.ignored["embedding"].endswith("…: embedding must be a whole number.")
     assert len(link.ignored["embedding"]) < 200  # a long value is quoted back cut
 
 
@@ -80,7 +82,7 @@ def test_the_new_keys_open_their_view():
 def test_dropout_is_read_as_a_fraction_and_named_when_it_is_none():
     assert field_value("dropout", "0.3") == 0.3 and field_value("dropout", "1e-1") == 0.1
     link = parse_link({"dropout": "abc"})
-    assert link.ignored["dropout"] == "dropout=abc: dropout must be a number"
+    assert link.ignored["dropout"] == "dropout=abc: dropout must be a number."
     for text in ("1", "-0.1", "nan", "inf"):
         link = parse_link({"dropout": text})
         assert link.config == Config()
@@ -91,11 +93,12 @@ def test_new_values_that_cannot_go_with_the_others_are_named():
     link = parse_link({"split": "3", "steps": "9", "task": "brackets", "h0": "ones"})  # the blog's batch
     assert link.config == Config()
     assert set(link.ignored) == {"split", "steps", "task", "h0"}
-    assert "split 3 is the first chunk's length when h0 is carry" in link.ignored["split"]
+    assert link.ignored["split"] == "split=3: split is the first chunk's length when h0 is carry."
     assert "outside the brackets task's vocabulary" in link.ignored["task"]
-    link = parse_link({"h0": "carry", "packed": "true", "split": "5"})  # packed 'tiny' (4) leaves an empty chunk at 4
+    link = parse_link({"h0": "carry", "packed": "true", "split": "5"})  # packed 'tiny' (4) leaves an empty chunk at 5
     assert (link.config, set(link.ignored)) == (Config(packed=True), {"h0", "split"})
-    assert "empty second chunk at split 4" in link.ignored["h0"]
+    assert link.ignored["h0"] == link.ignored["split"]  # one reason, for the two values tried together
+    assert link.ignored["h0"].startswith("h0=carry and split=5: Packed, sequence 2 (4 characters) leaves an empty")
 
 
 def test_other_parameters_are_left_to_the_app():
@@ -110,5 +113,45 @@ def test_any_parameters_give_a_valid_config_and_name_what_they_drop(params):
     for key in set(params) & set(CONFIG_KEYS):  # each value is either taken as it reads, or named
         assert key in link.ignored or getattr(link.config, key) == field_value(key, params[key]), key
     for key, message in link.ignored.items():
-        assert message.startswith(f"{key}=")
+        wrote = message.split(": ", 1)[0]  # what the link wrote: "key=value", or two values tried together
+        assert wrote.startswith(f"{key}=") or f" and {key}=" in wrote, (key, message)
+        assert message.endswith(".") and ".." not in message.replace("...", "") and ".;" not in message
     assert set(link.rest) == set(params) - {*CONFIG_KEYS, "preset"}
+
+
+def test_a_carry_with_a_split_the_batch_cannot_take_is_named_once_with_both_values():
+    """The link set h0 and split together: the sentence quotes both as written, names no split it did not give, and
+    never tells it to set what it set."""
+    link = parse_link({"h0": "carry", "split": "50", "packed": "true"})
+    assert (link.config, set(link.ignored)) == (Config(packed=True), {"h0", "split"})
+    assert (
+        link.ignored["h0"]
+        == link.ignored["split"]
+        == ("h0=carry and split=50: split must be at least 1 and below T = 8, the longest sequence (got 50).")
+    )
+    link = parse_link({"h0": "carry", "split": "50"})  # the carry can run at the default split: only split goes
+    assert (link.config, dict(link.ignored)) == (
+        Config(h0="carry"),
+        {"split": "split=50: split must be at least 1 and below T = 8, the longest sequence (got 50)."},
+    )
+    link = parse_link({"h0": "zeros", "split": "3"})
+    assert dict(link.ignored) == {"split": "split=3: split is the first chunk's length when h0 is carry."}
+
+
+def test_a_huge_number_is_named_short():
+    link = parse_link({"seed": "1e99", "layers": "1" + "0" * 40})
+    assert link.ignored["seed"] == "seed=1e99: seed must be between 0 and 4294967295 (got 1e+99)."
+    assert link.ignored["layers"].endswith("(got 1e+40).") and len(link.ignored["layers"]) < 120
+    assert short_numbers("got 4294967296 and 12345678901234") == "got 4294967296 and 1.23e+13"  # the bound stays whole
+
+
+def test_every_sentence_ends_once():
+    link = parse_link({"cell": "LSTM", "proj": "7", "preset": "nope"})
+    assert (
+        link.ignored["proj"]
+        == "proj=7: proj must be smaller than hidden (got proj 7, hidden 5); 0 turns the projection off."
+    )
+    assert (
+        link.ignored["preset"]
+        == "preset=nope: a preset is one of single-uni, multi-uni, single-bi, multi-bi, packed or Custom."
+    )

@@ -2,6 +2,8 @@
 chunks, train-mode dropout and trained weights included), every relation's verdict too."""
 
 import ast
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -10,8 +12,9 @@ import torch
 from conftest import DEVICES, HOSTILE_SEQUENCES, configs
 from hypothesis import given, settings
 
-from rnnviz import Config, analyse
-from rnnviz.snippet import make_snippet
+from dashboard.present import PATH
+from rnnviz import PRESETS, Config, analyse
+from rnnviz.snippet import make_proof, make_snippet
 
 RUN_AND_SAVE = (
     "import runpy, sys, torch; path, out = sys.argv[1], sys.argv[2]; g = runpy.run_path(path); "
@@ -97,19 +100,6 @@ def guaranteed_line(relations) -> str:
     return f"all {sum(rel.kind == 'guaranteed' for rel in relations)} guaranteed relations hold"
 
 
-def test_snippet_carries_the_config():
-    _, _, source = snippet_for(
-        Config(cell="lstm", layers=3, hidden=7, embedding=4, proj=3, bidirectional=True, batch_first=True, seed=42)
-    )
-    assert "torch.manual_seed(42)" in source
-    assert "nn.Embedding(len(vocab), 4)" in source
-    assert "nn.LSTM(4, 7, num_layers=3, bidirectional=True, batch_first=True, proj_size=3)" in source
-    assert "nonlinearity" not in source.split("def run(")[1].split("\n\n")[0]
-    _, _, source = snippet_for(Config(nonlinearity="relu", dtype="float64"))
-    assert "nn.RNN(5, 5, num_layers=1, bidirectional=False, batch_first=False, nonlinearity='relu')" in source
-    assert "dtype=torch.float64" in source
-
-
 # -----------------------------------------------------------------------------
 # Run on its own: exit 0, every relation as expected, the same tensors bit for bit (a few subprocesses, ~2 s each)
 
@@ -172,7 +162,7 @@ def test_the_snippet_builds_and_draws_in_the_contracts_order():
              "rnn.train(train)", "masks = torch.get_rng_state()", "forward_in_chunks("]  # fmt: skip
     positions = [body.index(text) for text in order]
     assert positions == sorted(positions)
-    assert "dropout=0.5" in body and "def run(device, split=0, train=True)" in source
+    assert "dropout=0.5" in body and "def run(device, split=0, train=True, packed=False)" in source
     _, _, eval_source = snippet_for(config.replace(train_mode=False, h0="zeros"))
     assert "masks = None" in eval_source and "torch.randn" not in eval_source
 
@@ -231,3 +221,70 @@ def test_a_coincidence_is_printed_and_does_not_fail_the_snippet(tmp_path):
     assert "true-last-step-is-h_n (a lesson, usually False): True" in proc.stdout
     assert guaranteed_line(relations) in proc.stdout
     assert torch.equal(tensors["h_n"], result.h_n)
+
+
+# -----------------------------------------------------------------------------
+# The short proof: the view's relations in a page of code, run as is
+
+
+def run_proof(source: str) -> tuple[dict, str]:
+    """Run a proof in this process (torch is loaded already): the names it defined, and what it printed."""
+    printed, namespace = io.StringIO(), {}
+    try:
+        with contextlib.redirect_stdout(printed):
+            exec(compile(source, "proof.py", "exec"), namespace)
+    finally:
+        torch.set_grad_enabled(True)  # the proof turns autograd off, for the run's numbers
+    return namespace, printed.getvalue()
+
+
+def assert_proof_proves(config: Config, most_lines: int):
+    """The proof is short, defines hv, asserts each guaranteed relation and prints each lesson that needs no other
+    run; it runs, and (untrained layers aside) prints each lesson's outcome and holds the run's numbers."""
+    result, relations, _ = snippet_for(config)
+    source = make_proof(result, relations)
+    assert 10 <= len(source.splitlines()) <= most_lines, source
+    kept = [rel for rel in relations if not rel.needs]
+    body = ast.parse(source).body
+    asserted = [node.msg.value for node in body if isinstance(node, ast.Assert)]
+    assert asserted == [rel.id for rel in kept if rel.expected]
+    assert "hv = h_n.view(" in source
+    namespace, printed = run_proof(source)
+    lessons = [rel for rel in kept if not rel.expected]
+    assert len(printed.splitlines()) == len(lessons)
+    if config.task == "none":  # a task's layer runs untrained in the proof: its lessons may come out otherwise
+        assert printed == "".join(f"{rel.id} (a lesson, usually False): {rel.holds}\n" for rel in lessons)
+        assert torch.allclose(namespace["output"], result.output.cpu(), atol=1e-6, rtol=0)
+    assert namespace["output"].shape == result.output.shape
+
+
+@pytest.mark.parametrize("step", list(PATH))
+def test_the_proof_of_each_lesson_is_at_most_20_lines(step):
+    assert_proof_proves(PATH[step], 20)
+
+
+@settings(max_examples=30)
+@given(configs(extended=True))
+def test_the_proof_of_any_view_runs_and_proves(config):
+    assert_proof_proves(config, 32)
+
+
+def test_the_proof_runs_as_is_in_a_fresh_interpreter(tmp_path):
+    """Copied into a file with nothing else around it: torch only."""
+    for name in PRESETS:
+        result, relations, _ = snippet_for(PRESETS[name])
+        path = tmp_path / f"{name}.py"
+        path.write_text(make_proof(result, relations), encoding="utf-8")
+        proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.count("(a lesson, usually False): ") == sum(rel.kind == "lesson" for rel in relations
+                                                                       if not rel.needs)  # fmt: skip
+
+
+def test_the_proofs_lessons_come_out_as_the_dashboard_says():
+    """A task's proof runs an untrained layer of the task's shape and vocabulary: its asserts hold all the same."""
+    assert_proof_proves(SUBPROCESS_CASES["task-brackets"], 20)
+    result, relations, _ = snippet_for(Config(cell="lstm", proj=3, h0="random", dtype="float64", pad="zero"))
+    source = make_proof(result, relations)
+    assert "padding_idx=0" in source and "proj_size=3" in source and "torch.float64" in source
+    assert_proof_proves(result.config, 20)

@@ -9,11 +9,11 @@ it comes from the anatomy (positions), never from equal values. Hover a cell for
 import altair as alt
 
 from rnnviz.anatomy import cells, initial_states, output_index
-from rnnviz.charts.style import AXIS, DATA, LEGEND, layout, with_rows
+from rnnviz.charts.style import DATA, FONT_PX, INK, LARGE_FONT_PX, axis, layout, with_rows
 from rnnviz.tables import ARROWS
 
 ROW_PX = 30  # the height of one lane
-FRAME_PX = 84  # the axis on top and the legend below: Streamlit fits the whole chart, these included, in its height
+NAME_EM, TOKEN_EM = 3.2, 3.1  # "h_n[0]" in bold, "<pad>": their width in em, with a margin; each shrinks to its cell
 ROLES = (
     "output holds it",
     "output holds it: a <pad> step",
@@ -121,45 +121,65 @@ def initial_rows(result, b: int) -> list[dict]:
     ]
 
 
-def diagram(result, layer_outputs, sequences, reveal: bool = True) -> dict:
-    """The Vega-Lite spec of the unrolled run for the chosen sequences (click a cell: selection 'cell')."""
+def diagram(result, layer_outputs, sequences, reveal: bool = True, large: bool = False) -> dict:
+    """The Vega-Lite spec of the unrolled run for the chosen sequences (click a cell: selection 'cell'); large:
+    presenter mode's type. Its colours' legend, (role, colour) pairs, is the spec's usermeta "legend": the page
+    draws it under the chart, where it wraps at any width."""
     rows = diagram_rows(result, layer_outputs, sequences, reveal)
     roles, colours = (ROLES, ROLE_COLOURS) if reveal else (HIDDEN_ROLES, HIDDEN_COLOURS)
     roles, colours = (*roles, H_0), (*colours, H_0_COLOUR)
     present = {row["role"] for row in rows}
     legend = tuple((role, colour) for role, colour in zip(roles, colours, strict=True) if role in present)
     order = tuple(lanes(result, sequences))
-    return with_rows(diagram_layout(result.batch.max_length, order, legend, reveal), rows)
+    font = LARGE_FONT_PX if large else FONT_PX
+    names = 2 if result.c_n is not None else 1  # lines of a cell's name: h_n[k], and c_n[k] under it
+    spec = with_rows(diagram_layout(result.batch.max_length, order, legend, reveal, font, names), rows)
+    return {**spec, "usermeta": {"legend": [list(pair) for pair in legend]}}
 
 
 @layout
-def diagram_layout(T: int, order: tuple[str, ...], legend: tuple[tuple[str, str], ...], reveal: bool):
-    """The diagram without its rows: T steps, the lanes top to bottom, the (role, colour) pairs drawn."""
+def diagram_layout(T: int, order: tuple[str, ...], shown: tuple[tuple[str, str], ...], reveal: bool, font: int,
+                   names: int):  # fmt: skip
+    """The diagram without its rows: T steps, the lanes top to bottom, the (role, colour) pairs drawn, type at font
+    px, a cell's name in names lines. A lane is a fixed step tall, so the axis and the legend never squeeze it."""
+    row = ROW_PX + 10 * (names - 1)  # two lines of names need the room
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X(
             "t:O",
             title=None,
-            axis=alt.Axis(
+            axis=axis(
+                font,
                 orient="top",
                 labelAngle=0,
+                ticks=False,
+                domain=False,
                 labelExpr=f"datum.value < 0 || datum.value >= {T} ? 'h_0' : 't=' + datum.label",
-                **AXIS,
             ),
         ),
-        y=alt.Y("lane:N", sort=list(order), title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False, **AXIS)),
+        y=alt.Y(
+            "lane:N", sort=list(order), title=None, axis=axis(font, labelLimit=0, labelOverlap=False, labelFlush=False)
+        ),
     )
     states = base.transform_filter("datum.role != 'input'")
     pick = alt.selection_point(name="cell", fields=["sequence", "layer", "direction", "t"], on="click")
-    role = alt.Color(
-        "role:N", scale=alt.Scale(domain=[r for r, _ in legend], range=[c for _, c in legend]), legend=LEGEND
-    )
+    role = alt.Color("role:N", scale=alt.Scale(domain=[r for r, _ in shown], range=[c for _, c in shown]), legend=None)
     tooltip = ["where:N", "token:N", "output:N", "in h_n:N", "vector:N"]
     layers = [states.mark_rect(stroke="#9aa5b1", strokeWidth=1).encode(color=role, tooltip=tooltip).add_params(pick)]
     if reveal:
         marked = states.transform_filter("datum.h_n != ''")
         layers.append(marked.mark_rect(filled=False, stroke="black", strokeWidth=3))
-        if T <= 24:  # room for the names
-            layers.append(marked.mark_text(fontSize=14, fontWeight="bold", color="black").encode(text="h_n:N"))
+        if T <= 24:  # room for the names: one a line (h_n[2], then c_n[2]), as large as the cell lets them be
+            size = f"min({font}, {row / (1.2 * names + 0.4):.1f}, bandwidth('x') / {NAME_EM})"
+            name = marked.mark_text(
+                fontSize=alt.ExprRef(size),
+                lineHeight=alt.ExprRef(f"1.15 * {size}"),
+                dy=alt.ExprRef(f"-{0.575 * (names - 1)} * {size}"),  # the lines centred on the cell, not the first
+                fontWeight="bold",
+                color="black",
+                lineBreak=" ",
+            )
+            layers.append(name.encode(text="h_n:N"))
     tokens = base.transform_filter("datum.role == 'input'")
-    layers.append(tokens.mark_text(fontSize=16).encode(text="token:N", color=alt.value("#333333")))
-    return alt.layer(*layers).properties(width="container", height=ROW_PX * len(order) + FRAME_PX)
+    token = alt.ExprRef(f"min({font}, bandwidth('x') / {TOKEN_EM})")
+    layers.append(tokens.mark_text(fontSize=token).encode(text="token:N", color=alt.value(INK)))
+    return alt.layer(*layers).properties(width="container", height=alt.Step(row))

@@ -5,10 +5,11 @@ import math
 
 import altair as alt
 
-from rnnviz.charts.style import AXIS, DATA, LEGEND, layout, with_rows
+from rnnviz.cells import CELLS
+from rnnviz.charts.style import DATA, FONT_PX, INK, axis, layout, legend, scale_legend, with_rows
 from rnnviz.tables import ARROWS
 
-MAP_PX = 260  # the side of one T x T map
+MAP_PX = 190  # the side of one T x T map: two side by side fit beside the sidebar at 853 px
 ZERO = "exactly 0"
 
 
@@ -47,14 +48,14 @@ def connectivity_map(result, values, b: int) -> dict:
 def map_layout(order: tuple[str, ...], columns: int):
     """The maps without their rows: one per name in order (top layer first), columns of them side by side."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
-        x=alt.X("s:O", title="input step s", axis=alt.Axis(**AXIS)),
-        y=alt.Y("t:O", title="state at step t", axis=alt.Axis(**AXIS)),
+        x=alt.X("s:O", title="input step s", axis=axis()),
+        y=alt.Y("t:O", title="state at step t", axis=axis()),
     )
     heat = (
         base.transform_filter("datum.zero == ''")
         .mark_rect()
         .encode(
-            color=alt.Color("log10:Q", scale=alt.Scale(scheme="viridis"), title="log10 norm"),
+            color=alt.Color("log10:Q", scale=alt.Scale(scheme="viridis"), legend=scale_legend("log10 norm")),
             opacity=alt.condition("datum.pad", alt.value(0.35), alt.value(1.0)),
             tooltip=["map:N", "t:O", "s:O", alt.Tooltip("norm:Q", format=".3e")],
         )
@@ -63,14 +64,17 @@ def map_layout(order: tuple[str, ...], columns: int):
         base.transform_filter("datum.zero != ''")
         .mark_rect(color="#d0d0d0")
         .encode(
-            stroke=alt.Stroke("zero:N", scale=alt.Scale(range=["#d0d0d0"]), legend=LEGEND),
+            stroke=alt.Stroke("zero:N", scale=alt.Scale(range=["#d0d0d0"]), legend=legend([ZERO])),
             tooltip=["map:N", "t:O", "s:O", "zero:N"],
         )
     )
     diagonal = base.transform_filter("datum.diagonal").mark_rect(filled=False, stroke="white", strokeWidth=1.5)
     chart = alt.layer(heat, zeros, diagonal).properties(width=MAP_PX, height=MAP_PX)
     return chart.facet(
-        facet=alt.Facet("map:N", sort=list(order), title=None, header=alt.Header(labelFontSize=14)), columns=columns
+        facet=alt.Facet(
+            "map:N", sort=list(order), title=None, header=alt.Header(labelFontSize=FONT_PX, labelColor=INK)
+        ),
+        columns=columns,
     )
 
 
@@ -92,9 +96,9 @@ def reach_layout():
         alt.Chart(alt.NamedData(name=DATA))
         .mark_line(point=True)
         .encode(
-            x=alt.X("s:Q", title="input step s", axis=alt.Axis(tickMinStep=1, **AXIS)),
-            y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="‖∂h_last / ∂x_s‖", axis=alt.Axis(**AXIS)),
-            color=alt.Color("cell:N", legend=LEGEND),
+            x=alt.X("s:Q", title="input step s", axis=axis(tickMinStep=1)),
+            y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="‖∂h_last / ∂x_s‖", axis=axis()),
+            color=alt.Color("cell:N", legend=legend([cell.label for cell in CELLS.values()])),
             tooltip=["cell:N", "s:Q", alt.Tooltip("norm:Q", format=".3e")],
         )
         .properties(width="container", height=260)

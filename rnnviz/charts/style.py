@@ -13,11 +13,37 @@ import altair as alt
 import pyarrow as pa
 
 DATA = "cells"
-FONT_PX = 14  # ticks and labels at least this big
-AXIS = {"labelFontSize": FONT_PX, "titleFontSize": FONT_PX}
-LEGEND = alt.Legend(orient="bottom", title=None, labelFontSize=FONT_PX, symbolSize=200, labelLimit=400, columns=4)
+FONT_PX = 16  # ticks and labels at least this big
+LARGE_FONT_PX = 18  # presenter mode: a projector across a room
+INK = "#31333f"  # the page's own text colour: labels as dark as the words around them
+CHAR_EM = 0.5  # a label's character, in em, at most (estimates of a label's width)
+FIT_WIDTH = {"type": "fit-x", "contains": "padding"}  # the container's width; the height the plot's and its axes'
 VALUES = alt.Scale(scheme="redblue", reverse=True, domainMid=0)
 LAYOUTS = 64  # layouts kept per chart function
+
+
+def axis(font: int = FONT_PX, **options) -> alt.Axis:
+    """An axis with labels and title in the page's ink at font px."""
+    return alt.Axis(labelFontSize=font, titleFontSize=font, labelColor=INK, titleColor=INK, **options)
+
+
+def legend(labels, font: int = FONT_PX, **options) -> alt.Legend:
+    """A legend under the chart for these labels, as many entries a row as the plot's width holds whole (the rest
+    wrap to the next row)."""
+    entry = round((CHAR_EM * max(map(len, labels)) + 3) * font)  # a swatch, the longest label, the gap after it
+    return alt.Legend(
+        orient="bottom", title=None, labelFontSize=font, labelColor=INK, symbolSize=12 * font, labelLimit=0,
+        columns=alt.ExprRef(f"max(1, floor(width / {entry}))"), columnPadding=font, **options,
+    )  # fmt: skip
+
+
+def scale_legend(title: str, **options) -> alt.Legend:
+    """A colour scale's legend: a horizontal bar under the chart, its title at its left."""
+    options = {"orient": "bottom", "gradientLength": 200, **options}
+    return alt.Legend(
+        direction="horizontal", title=title, titleOrient="left", labelFontSize=FONT_PX, titleFontSize=FONT_PX,
+        labelColor=INK, titleColor=INK, **options,
+    )  # fmt: skip
 
 
 def layout(build):
@@ -37,6 +63,8 @@ def layout(build):
 
 
 def with_rows(spec: dict, rows: list[dict]) -> dict:
-    """The spec with its rows as the named dataset: a column for every key of any row, null where a row lacks it."""
+    """The spec with its rows as the named dataset: a column for every key of any row, null where a row lacks it. A
+    chart as wide as its container keeps its plot's height: axes and legends are added to it, never taken from it."""
     names = dict.fromkeys(key for row in rows for key in row)
-    return {**spec, "datasets": {DATA: pa.table({name: [row.get(name) for row in rows] for name in names})}}
+    fit = {"autosize": FIT_WIDTH} if spec.get("width") == "container" else {}
+    return {**spec, **fit, "datasets": {DATA: pa.table({name: [row.get(name) for row in rows] for name in names})}}

@@ -3,9 +3,9 @@ the bracket depth, and the linear probe's depth next to the true one."""
 
 import altair as alt
 
-from rnnviz.charts.style import AXIS, DATA, LEGEND, VALUES, layout, with_rows
+from rnnviz.charts.style import DATA, VALUES, axis, layout, legend, scale_legend, with_rows
 
-CHAR_PX = 22  # one character of coloured text
+LINE_PX = 30  # one line of coloured text
 TEXTS_SHOWN = 6
 
 
@@ -19,9 +19,7 @@ def loss_chart(loss, floor: float | None = None) -> dict:
 def loss_layout(floor: float | None):
     """The loss chart without its rows."""
     base = alt.Chart(alt.NamedData(name=DATA))
-    layers = [
-        base.mark_line().encode(x=alt.X("step:Q", axis=alt.Axis(**AXIS)), y=alt.Y("loss:Q", axis=alt.Axis(**AXIS)))
-    ]
+    layers = [base.mark_line().encode(x=alt.X("step:Q", axis=axis()), y=alt.Y("loss:Q", axis=axis()))]
     if floor is not None:
         layers.append(base.mark_rule(strokeDash=[6, 4], color="gray").encode(y=alt.datum(floor)))
     return alt.layer(*layers).properties(width="container", height=220)
@@ -42,14 +40,14 @@ def text_layout(lines: int):
     """The coloured text without its rows, lines texts tall."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X("position:O", axis=None),
-        y=alt.Y("text:N", title=None, axis=alt.Axis(**AXIS)),
+        y=alt.Y("text:N", title=None, axis=axis(labelOverlap=False)),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("value:Q", scale=VALUES, title="best unit", legend=alt.Legend(orient="right")),
+        color=alt.Color("value:Q", scale=VALUES, legend=scale_legend("best unit")),
         tooltip=["char:N", alt.Tooltip("value:Q", format=".3f"), "depth:Q"],
     )
     chars = base.mark_text(fontSize=16, font="monospace").encode(text="char:N")
-    return alt.layer(cells, chars).properties(width="container", height=CHAR_PX * 1.4 * lines)
+    return alt.layer(cells, chars).properties(width="container", height=alt.Step(LINE_PX))
 
 
 def correlations_chart(correlations, best: int) -> dict:
@@ -65,10 +63,12 @@ def correlations_layout():
         alt.Chart(alt.NamedData(name=DATA))
         .mark_bar()
         .encode(
-            x=alt.X("unit:O", axis=alt.Axis(labelAngle=0, **AXIS)),
-            y=alt.Y("r:Q", scale=alt.Scale(domain=[-1, 1]), title="r with depth", axis=alt.Axis(**AXIS)),
+            x=alt.X("unit:O", axis=axis(labelAngle=0)),
+            y=alt.Y("r:Q", scale=alt.Scale(domain=[-1, 1]), title="r with depth", axis=axis()),
             color=alt.Color(
-                "best:N", scale=alt.Scale(domain=["best unit", "other"], range=["#2f6fb0", "#a9c6e4"]), legend=LEGEND
+                "best:N",
+                scale=alt.Scale(domain=["best unit", "other"], range=["#2f6fb0", "#a9c6e4"]),
+                legend=legend(["best unit", "other"]),
             ),
             tooltip=["unit:O", alt.Tooltip("r:Q", format=".3f")],
         )
@@ -94,8 +94,8 @@ def probe_layout():
         .mark_line(point=True)
         .encode(
             x=alt.X("position:O", title=None, axis=alt.Axis(labelExpr="''", ticks=False)),
-            y=alt.Y("depth:Q", axis=alt.Axis(**AXIS)),
-            color=alt.Color("series:N", legend=LEGEND),
+            y=alt.Y("depth:Q", axis=axis()),
+            color=alt.Color("series:N", legend=legend(["true depth", "probe"])),
             tooltip=["char:N", "series:N", alt.Tooltip("depth:Q", format=".2f")],
         )
         .properties(width="container", height=200)
