@@ -550,6 +550,7 @@ def own_namespace(result, reference) -> dict:
         "ref": reference,
         "whole": run(c.replace(h0="zeros", split=0)) if c.h0 == "carry" else None,
         "eval": run(c.replace(train_mode=False)),
+        "packed": run(c.replace(packed=True)) if c.pad == "zero" and not c.packed and c.h0 != "carry" else None,
         "by_layer": own_stack(result),
         "by_direction": own_stack(result),
         "mirror": own_stack(result, backward=""),
