@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
+from browser import CHROMIUM, CHROMIUM_ARGS
 from common import ROOT, largest_query, machine
 from sec_gradients import largest_allowed
 
@@ -35,16 +36,6 @@ TABS = (  # streamlit_app.SECTIONS' labels, in order
     "Trained units",
     "Code & downloads",
 )
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE_TIMEOUT_MS = 180_000  # a first page imports torch; a task trains; the largest config runs for seconds
 NO_SKELETON = """() => !document.querySelector("[data-testid='stSkeleton']")"""
 EXCEPTION = "[data-testid='stException']"
@@ -191,7 +182,7 @@ def main():
         out["idle"] = vm_mb(proc.pid)
         print(line("server started, no session", out["idle"]))
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             runs = Runs(page)
             for name, params in steps():
