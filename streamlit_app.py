@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from dashboard import View, bind, by_hand, cached, compare, gradients, picture, server, sidebar, tensors
+from dashboard import View, by_hand, cached, compare, gradients, picture, server, sidebar, tensors, your_weights
 from dashboard.ask import ask_ui, question
 from dashboard.batch import batch_ui
 from dashboard.by_hand import PICKS, by_hand_ui
@@ -19,6 +19,7 @@ from dashboard.present import present_ui, step_of
 from dashboard.relations import relations_ui, summary_ui
 from dashboard.tensors import tensors_ui
 from dashboard.units import train_ui, units_ui
+from dashboard.views import VIEWS, views_ui
 from rnnviz.model import THREADS
 
 # Every session's script runs in a thread of its own: torch's intra-op threads would only fight them for the
@@ -30,7 +31,7 @@ warnings.filterwarnings("ignore", message="LSTM with projections is not supporte
 PAGE_CSS = Path(__file__).parent / "dashboard" / "page.css"
 PRESENT_CSS = Path(__file__).parent / "dashboard" / "present.css"  # presenter mode: the room's screen, no sidebar
 TITLE = "What does `output, h_n = rnn(x)` return?"
-SECTIONS = {  # tab label -> its section; the first is the landing view
+SECTIONS = {  # view (dashboard.views.GROUPS puts them in tabs) -> its section
     "Picture": picture_ui,
     "Relations": relations_ui,
     "Compare": compare_ui,
@@ -47,9 +48,9 @@ KEPT_PICKS = (
     "gradient_sequence",
     "compare",
     *PICKS,
-)  # the picks made inside tabs: a link may set them, and a closed tab still draws them (their value and link survive)
-TAB_PICKS = {"Picture": picture.picks_ui, "output & h_n": tensors.picks_ui, "Unrolled by hand": by_hand.picks_ui,
-             "Gradients": gradients.picks_ui, "Compare": compare.picks_ui}  # fmt: skip
+)  # the picks made inside views: a link may set them, and a closed view still draws them (their value and link live)
+VIEW_PICKS = {"Picture": picture.picks_ui, "output & h_n": tensors.picks_ui, "Unrolled by hand": by_hand.picks_ui,
+              "Gradients": gradients.picks_ui, "Compare": compare.picks_ui}  # fmt: skip
 
 LESSONS = {  # each step of the lesson path (dashboard.present.PATH): its one-line lesson and the longer note
     "single-uni": (
@@ -140,7 +141,7 @@ def main():
     """Link or last run -> the sidebar -> Config -> cached core calls -> the page."""
     server.freeze_imports()
     if "preset" not in st.session_state:
-        dropped = sidebar.open_link(list(SECTIONS), KEPT_PICKS)
+        dropped = sidebar.open_link(VIEWS, KEPT_PICKS)
     else:
         dropped = []
         sidebar.settle()
@@ -156,6 +157,7 @@ def main():
         st.html(PRESENT_CSS)
     config, problem = sidebar.controls_ui()
     title_ui(config or st.session_state.get("last_good"))
+    your_weights.shown_ui()
     if dropped:  # one sentence a value, each on a line of its own
         sentences = "".join(f"\n- {plain(sentence)}" for sentence in dropped)
         st.warning(f"This link had values that cannot be used here, so they were left out:\n{sentences}")
@@ -173,13 +175,7 @@ def main():
     reveal = lesson_ui(config, analysis.result)
     summary = st.container()  # above the tabs; presented, under them: the room's first screen is the picture's
     view = View(config, analysis, reveal, present)
-    tabs = st.tabs(list(SECTIONS), key="tab", on_change="rerun", bind=bind("tab"))
-    for tab, (label, section) in zip(tabs, SECTIONS.items(), strict=True):
-        with tab:
-            if tab.open:  # lazy: only the open tab's section runs (switching tabs reruns the script)
-                section(view)
-            elif label in TAB_PICKS:
-                TAB_PICKS[label](view)
+    views_ui(view, SECTIONS, VIEW_PICKS)
     with st.container() if present else summary:
         summary_ui(analysis.result, analysis.relations, reveal)
 

@@ -25,17 +25,9 @@ from browser import CHROMIUM, CHROMIUM_ARGS
 from common import ROOT, largest_query, machine
 from sec_gradients import largest_allowed
 
+from dashboard.views import VIEWS  # common put the repository on the path
+
 PRESETS = ("single-uni", "multi-uni", "single-bi", "multi-bi")
-TABS = (  # streamlit_app.SECTIONS' labels, in order
-    "Picture",
-    "Relations",
-    "Batch",
-    "output & h_n",
-    "Unrolled by hand",
-    "Gradients",
-    "Trained units",
-    "Code & downloads",
-)
 PAGE_TIMEOUT_MS = 180_000  # a first page imports torch; a task trains; the largest config runs for seconds
 NO_SKELETON = """() => !document.querySelector("[data-testid='stSkeleton']")"""
 EXCEPTION = "[data-testid='stException']"
@@ -59,7 +51,7 @@ def task_query() -> dict:
 
 def steps() -> list[tuple[str, dict]]:
     """(name, URL parameters) of every step, in order."""
-    out = [(f"{preset} / {tab}", {"preset": preset, "tab": tab}) for preset in PRESETS for tab in TABS]
+    out = [(f"{preset} / {tab}", {"preset": preset, "tab": tab}) for preset in PRESETS for tab in VIEWS]
     out.append(("task brackets / Trained units", task_query()))
     grads = gradients_query()
     out.append((f"gradients at the cap (16 x 64, 6-layer bi-LSTM, H = E = {grads['hidden']})", grads))

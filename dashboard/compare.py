@@ -1,10 +1,10 @@
-"""The Compare tab: this view next to the same config with one control flipped (packed, cell, seed, h_0, padding),
-both pictures, and how far apart their numbers are, per sequence and per h_n row."""
+"""The Compare tab: this view and the same config with one control flipped (packed, cell, seed, h_0, padding), both
+pictures, one above the other, and how far apart their numbers are, per sequence and per h_n row."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import bind, cached
+from dashboard import bind, cached, your_weights
 from dashboard.picture import legend_html
 from rnnviz import ConfigError
 from rnnviz.compare import compare
@@ -14,9 +14,10 @@ FLIPS = ("packed", "cell", "seed", "h0", "pad")  # the controls the view offers 
 
 
 def flips(config) -> list[str]:
-    """KEY=VALUE for each other value of each flippable control (seed: the next one), as links write them."""
+    """KEY=VALUE for each other value of each flippable control (seed: the next one), as links write them; not the
+    controls a weights file sets."""
     options = []
-    for key in FLIPS:
+    for key in (key for key in FLIPS if key not in your_weights.fixed(your_weights.current())):
         ctl, value = controls()[key], getattr(config, key)
         if ctl.widget == "toggle":
             others = [not value]
@@ -30,7 +31,7 @@ def flips(config) -> list[str]:
 
 def side_by_side(config, assignment: str):
     """The comparison, cached with the analyses."""
-    return cached.server_cache().get(("compare", config, assignment), lambda: compare(cached.analysis(config).result,
+    return cached.get(("compare", config, assignment), lambda: compare(cached.analysis(config).result,
                                                                                       assignment))  # fmt: skip
 
 
@@ -58,13 +59,11 @@ def compare_ui(view):
         st.warning(str(error), icon=":material/block:")
         return
     shown = tuple(range(min(len(config.sequences), 3)))
-    for column, title, shown_config in zip(
-        st.columns(2), ("**This view**", f"**With `{choice}`**"), (config, side.other.config), strict=True
-    ):
-        spec = cached.picture(shown_config, shown, view.reveal, False)
-        column.markdown(title)
-        column.vega_lite_chart(spec, width="stretch")
-        column.html(legend_html(spec["usermeta"]["legend"]))
+    for title, shown_config in (("**This view**", config), (f"**With `{choice}`**", side.other.config)):
+        spec = cached.picture(shown_config, shown, view.reveal, False)  # one above the other: each as wide as the page
+        st.markdown(title)
+        st.vega_lite_chart(spec, width="stretch")
+        st.html(legend_html(spec["usermeta"]["legend"]))
     st.markdown(
         "The largest absolute difference between the two runs, per sequence b: over all of b's steps of `output`, "
         "and for each row of `h_n`. 0 (or a rounding's 1e-8) where the flip changes nothing that sequence computes; "

@@ -15,7 +15,7 @@ from rnnviz.relations import check_relations
 
 def checks(config):
     """The connectivity map of config's run and its finite-difference check, cached with the analyses."""
-    return cached.server_cache().get(("gradients", config), lambda: gradient_checks(cached.analysis(config).result))
+    return cached.get(("gradients", config), lambda: gradient_checks(cached.analysis(config).result))
 
 
 def values(config):

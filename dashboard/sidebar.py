@@ -4,7 +4,7 @@ then holds that view's own link."""
 import streamlit as st
 import torch
 
-from dashboard import bind
+from dashboard import bind, your_weights
 from dashboard.by_hand import pick_bounds
 from dashboard.compare import flips
 from dashboard.markdown import button
@@ -160,7 +160,10 @@ def controls_ui() -> tuple[Config | None, str | None]:
         bind=bind("preset"),
         help="The blog's four sections (single/multi-layer, uni/bi-directional), then its batch packed.",
     )
+    weights, problem = your_weights.read_upload()
+    your_weights.hold_fixed(weights)
     off = off_reasons(config_values())  # the widgets' values as the last run left them, this run's changes included
+    off |= your_weights.fixed(weights)
     control_ui(sb, "sequences", off)
     control_ui(sb, "cell", off)
     control_ui(sb, "nonlinearity", off)
@@ -175,6 +178,7 @@ def controls_ui() -> tuple[Config | None, str | None]:
     if UNAVAILABLE["device"]:
         sb.caption("cuda is not offered: this server has no CUDA GPU.")
     beyond_ui(sb.expander("h_0, dropout, padding, training", expanded=st.session_state.task != "none"), off)
+    your_weights.weights_ui(sb.expander("Your weights", expanded=bool(weights or problem)), problem)
     sb.toggle(
         "Ask first (predict, then reveal)",
         key="ask",

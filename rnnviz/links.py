@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rnnviz.config import CONFIG_DEFAULTS, PRESETS, Config, ConfigError, changes, controls, off_reasons, preset_of
 from rnnviz.model import resolve_device
+from rnnviz.training import task_start
 
 CONFIG_KEYS = tuple(CONFIG_DEFAULTS)
 TOGETHER = {"h0": ("h0", "split")}  # a key -> the keys tried with it, as one change, before each alone
@@ -84,8 +85,12 @@ def _off(config: Config, key: str, text: str) -> str | None:
 
 
 def _applied(config: Config, keys: list[str], params: Mapping[str, str]) -> Config:
-    """config with the link's values of keys, or ConfigError / ValueError (the device must exist here too)."""
-    candidate = config.replace(**{key: field_value(key, params[key]) for key in keys})
+    """config with the link's values of keys, or ConfigError / ValueError (the device must exist here too). A task
+    brings its batch and sizes, as choosing it does, where the link gives none of its own."""
+    values = {key: field_value(key, params[key]) for key in keys}
+    if values.get("task", "none") != "none":
+        values = {**{key: value for key, value in task_start().items() if key not in params}, **values}
+    candidate = config.replace(**values)
     resolve_device(candidate.device)
     return candidate
 

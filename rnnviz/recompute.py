@@ -91,6 +91,12 @@ class Reference:
     c_n: torch.Tensor | None  # (L*D, B, hidden) for an LSTM
 
 
+def recomputable(config) -> bool:
+    """Whether the hand recomputation is the run's own: it starts from zeros and drops nothing (h0 zeros, no
+    dropout masks)."""
+    return config.h0 == "zeros" and not config.draws_masks
+
+
 def recompute(result) -> Reference:
     """Recompute output, h_n and c_n of a RunResult by hand, on the CPU in the run's dtype."""
     config = result.config

@@ -32,7 +32,7 @@ from rnnviz.model import (
     state_rows,
 )
 from rnnviz.positions import first_step, last_step
-from rnnviz.recompute import Reference, by_hand, layer_weights, output_gates, run_direction
+from rnnviz.recompute import Reference, by_hand, layer_weights, output_gates, recomputable, run_direction
 from rnnviz.relations import Gradients
 from rnnviz.training import trained
 
@@ -284,7 +284,7 @@ COMPARISONS = (
     Comparison(
         "ref",
         "The cell equations by hand from the weights (they start from zeros and drop nothing): h0 zeros, no masks.",
-        applies=lambda r: r.config.h0 == "zeros" and not r.config.draws_masks,
+        applies=lambda r: recomputable(r.config),
         compute=lambda result, reference: reference,
         code=_by_hand_code,
         setup=(_step_code,),

@@ -105,7 +105,7 @@ def _model(result) -> str:
         "\n    embedding.load_state_dict({k: torch.tensor(v) for k, v in trained['embedding'].items()})"
         "\n    rnn.load_state_dict({k: torch.tensor(v) for k, v in trained['rnn'].items()})"
         if c.task != "none"
-        else ""
+        else "".join(f"\n    {line}" for line in _file_weights(result))
     )
     to = f"to(device=device, dtype=torch.{c.dtype})"
     move = f"tuple(s.{to} for s in state)" if lstm else f"state.{to}"
@@ -143,6 +143,19 @@ hv = h_n.view({c.layers}, {c.directions}, {B}, {c.state_size})  # (L, D, B, H)
 print("output", tuple(output.shape), "h_n", tuple(h_n.shape), "c_n", None if c_n is None else tuple(c_n.shape))
 """
     return lines
+
+
+def _file_weights(result) -> list[str]:
+    """The lines that put a weights file's recurrent layer into rnn (none without one): the file, read as rnnviz read
+    it (weights only, on the CPU), a missing bias as zeros."""
+    w = result.weights_file
+    if w is None:
+        return []
+    return [
+        f"saved = torch.load({w.file!r}, map_location='cpu', weights_only=True)  # your file, sha256 {w.sha256[:12]}",
+        f"rnn.load_state_dict({{name: saved.get({w.prefix!r} + name, torch.zeros_like(p)) "
+        "for name, p in rnn.named_parameters()})  # a layer without biases: zeros",
+    ]
 
 
 def _comparisons(result, relations) -> str:
@@ -186,8 +199,8 @@ def _relations(result, relations) -> str:
 def make_proof(result, relations) -> str:
     """A short script (torch only) for the view at hand: the batch and the run in a few lines, hv defined, then an
     assert for each guaranteed relation and a print for each lesson, of those that need no other computation (the
-    full script, make_snippet, has those). It runs on the CPU with the run's numbers (a task's layer untrained:
-    its relations hold for any weights)."""
+    full script, make_snippet, has those). It runs on the CPU with the run's numbers (a weights file's layer read
+    from the file; a task's layer untrained: its relations hold for any weights)."""
     c = result.config
     cell = CELLS[c.cell]
     B, H, rows, T = len(c.sequences), c.state_size, c.layers * c.directions, result.batch.max_length
@@ -209,6 +222,7 @@ def make_proof(result, relations) -> str:
         f"embedding, rnn = torch.nn.Embedding(len(vocab), {c.embedding}{', padding_idx=0' * (c.pad == 'zero')}), "
         f"torch.{cell.module_name}({c.embedding}, {c.hidden}, {options})",
     ]
+    lines += _file_weights(result)
     dtype = f"torch.{c.dtype}"
     state = ""
     if c.h0 == "random":

@@ -110,7 +110,10 @@ def _load(data: bytes, name: str) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols on its way to refusing them
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        pickled = data[:1] == b"\x80" or "Unsupported global" in str(error)  # a pickle's first byte; code it names
+        if not pickled:
+            raise ConfigError(f"{name} is not a file torch.save wrote (its bytes are not a pickle).") from None
         raise ConfigError(
             f"{name} holds more than tensors (Python objects, code, a whole pickled model): rnnviz loads weights only "
             "and never unpickles code; save model.state_dict() instead."
@@ -143,7 +146,9 @@ def _prefix(state: dict, name: str, asked: str | None) -> str:
             "or ends with .weight_ih_l0 as an nn.RNN, nn.LSTM or nn.GRU's do."
         )
     if len(prefixes) > 1:
-        raise ConfigError(f"{name} holds {len(prefixes)} recurrent layers, under {listed}: choose one (--prefix).")
+        raise ConfigError(
+            f"{name} holds {len(prefixes)} recurrent layers, under {listed}: give the prefix of the one to run."
+        )
     return prefixes[0]
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bench.apptest import open_tab
+from dashboard.views import GROUPS, VIEWS
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 BADGE = re.compile(r":(\w+)-badge\[(?::material/\w+: )?([^\]]+)\]")  # as st.badge writes it, in any Markdown
@@ -31,9 +32,9 @@ def badges(at: AppTest) -> dict[str, str]:
 
 
 def each_tab(at: AppTest):
-    """Open every tab in turn and yield its label; the first tab (the Picture) is open again at the end."""
-    labels = [tab.label for tab in at.tabs]
-    for label in labels[1:] + labels[:1]:
+    """Open every view in turn and yield its label; the landing view (the Picture) is open again at the end."""
+    assert [tab.label for tab in at.tabs] == list(GROUPS)
+    for label in VIEWS[1:] + VIEWS[:1]:
         open_tab(at, label)
         yield label
 

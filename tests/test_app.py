@@ -157,14 +157,14 @@ def test_default_page_renders_the_blog_view():
 
 
 def test_a_contradiction_is_red_counted_and_named(monkeypatch):
-    original = dashboard.cached.analyse
+    original = dashboard.cached.analyse_with_gradients
 
-    def with_a_bug(config):
-        result, reference, relations = original(config)
+    def with_a_bug(config, gradients, weights):
+        (result, reference, relations), checked = original(config, gradients, weights)
         flipped = dataclasses.replace(relations[0], holds=not relations[0].holds)  # as if torch broke output-shape
-        return Analysis(result, reference, [flipped, *relations[1:]])
+        return Analysis(result, reference, [flipped, *relations[1:]]), checked
 
-    monkeypatch.setattr(dashboard.cached, "analyse", with_a_bug)
+    monkeypatch.setattr(dashboard.cached, "analyse_with_gradients", with_a_bug)
     at = fresh_app().run()
     assert not at.exception
     assert badges(at)["output-shape"] == "red"
@@ -659,13 +659,13 @@ def test_exported_snippet_runs(params, config, tmp_path):
 
 def test_unchanged_rerun_does_not_recompute(monkeypatch):
     calls = []
-    original = dashboard.cached.analyse
+    original = dashboard.cached.analyse_with_gradients
 
-    def counting(config):
+    def counting(config, gradients, weights):
         calls.append(config)
-        return original(config)
+        return original(config, gradients, weights)
 
-    monkeypatch.setattr(dashboard.cached, "analyse", counting)
+    monkeypatch.setattr(dashboard.cached, "analyse_with_gradients", counting)
     at = fresh_app().run()
     assert_clean(at)
     assert calls == [Config()]

@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 import browser as ui
 
 from bench.wsclient import serve
+from dashboard.views import VIEWS
 from rnnviz import PRESETS, Config, analyse
 from rnnviz.anatomy import cells
 from rnnviz.report import make_report
@@ -275,7 +276,7 @@ def test_address_bar_after_changes_reproduces_the_view(base, chromium, context):
 def test_a_link_opens_a_tab_and_the_address_bar_follows_the_open_tab(base, chromium, context):
     config = Config(cell="gru")
     page = ui.open_page(context, ui.url_for(base, cell="GRU", tab="Unrolled by hand"))
-    assert page.get_by_role("tab", name="Unrolled by hand").get_attribute("aria-selected") == "true"
+    assert ui.open_tab_name(page) == "Unrolled by hand"
     assert page.locator("[data-testid='stMain'] .katex").count() > 0  # its equations are drawn
     assert page.evaluate(ui.READ_BADGES) == []  # the Relations tab is closed: its section did not run
     assert ui.shapes(page) == core_shapes(config)  # the summary above the tabs is always there
@@ -284,7 +285,7 @@ def test_a_link_opens_a_tab_and_the_address_bar_follows_the_open_tab(base, chrom
     other = chromium.new_context(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
     try:
         shared = ui.open_page(other, page.url)
-        assert shared.get_by_role("tab", name="Code & downloads").get_attribute("aria-selected") == "true"
+        assert ui.open_tab_name(shared) == "Code & downloads"
         assert shared.get_by_role("button", name="report .json").is_visible()
         assert ui.alerts(shared, "Warning") == []
     finally:
@@ -724,6 +725,42 @@ def test_every_label_and_legend_is_whole(chromium, base, viewport):
             sizes = ui.font_sizes(page)
             assert min(sizes.get("axis", 16), sizes.get("legend", 16)) >= 16, name  # labels: the page's own size
             assert sizes.get("mark", 10) >= 10, name  # names and tokens shrink to their cell, down to 10 px
+
+
+@pytest.mark.parametrize("viewport", [(853, 480), (1280, 720)], ids=["853", "1280"])
+def test_the_tab_bar_fits_beside_the_sidebar_and_opens_every_view(chromium, base, viewport):
+    """The views are grouped so that every tab is in sight beside the open sidebar, none scrolled off; each view
+    opens from its group (a click on the tab, then on its button) and the address bar names it."""
+    with room(chromium, ui.url_for(base), viewport) as page:
+        assert page.locator(ui.SIDEBAR).is_visible()
+        bar = page.locator("[data-testid='stMain'] [role='tablist']").first
+        scroll, client = bar.evaluate("(list) => [list.scrollWidth, list.clientWidth]")
+        assert scroll <= client, f"the tab bar needs {scroll} px of {client}"
+        for view in VIEWS[1:]:
+            ui.open_tab(page, view)
+            assert ui.open_tab_name(page) == view and parse_qs(urlsplit(page.url).query)["tab"] == [view]
+            assert ui.exceptions(page) == []
+        ui.open_tab(page, VIEWS[0])
+        assert "tab" not in parse_qs(urlsplit(page.url).query)
+
+
+@pytest.mark.parametrize("viewport", [(1280, 720), (853, 480)], ids=["1280", "853"])
+def test_the_compare_view_reads_in_the_room(chromium, base, shots, viewport):
+    """Padded and packed (single-bi): both pictures drawn, whole and legible, one above the other (each as wide as
+    the page: side by side, their names would shrink below legible), and the differences under them."""
+    url = ui.url_for(base, preset="single-bi", tab="Compare", compare="packed=true")
+    with room(chromium, url, viewport) as page:
+        ui.wait_charts(page, 2)
+        assert ui.text_problems(page) == [] and ui.exceptions(page) == []
+        pictures = page.locator("[data-testid='stMain'] [data-testid='stVegaLiteChart']")
+        this, other = pictures.nth(0).bounding_box(), pictures.nth(1).bounding_box()
+        assert this["y"] + this["height"] <= other["y"] and abs(this["width"] - other["width"]) < 2, (this, other)
+        table = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']")
+        expect(table).to_be_visible()
+        if viewport[0] == 1280:  # the docs' picture of it: tall enough for both
+            page.set_viewport_size({"width": 1280, "height": 1280})
+            page.wait_for_timeout(500)
+            ui.screenshot(page, shots / "screenshot-compare.png")
 
 
 def test_a_number_typed_out_of_range_is_said_in_words(base, context):

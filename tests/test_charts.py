@@ -12,12 +12,13 @@ from hypothesis import given, settings
 
 from rnnviz import Config, run
 from rnnviz.anatomy import cells
-from rnnviz.charts.diagram import ROLES, diagram, lanes
+from rnnviz.charts.diagram import CELL_STATE, H_0, ROLES, diagram, lanes
 from rnnviz.charts.diagram import ROW_PX as ROW_PX_DIAGRAM
 from rnnviz.charts.heatmaps import ROW_PX, h_n_heatmap, output_heatmap, shown_columns, units_shown, value_extent
 from rnnviz.charts.style import INK
 from rnnviz.config import MAX_CELLS
 from rnnviz.model import layer_by_layer
+from rnnviz.recompute import recompute
 
 
 def rows(spec):
@@ -60,13 +61,21 @@ def test_diagram_marks_h_n_where_the_anatomy_says(config):
     B = len(config.sequences)
     spec = diagram(result, layer_by_layer(result), tuple(range(B)))
     frame = rows(spec)
-    states = frame[frame.role != "input"]
+    every = frame[frame.role != "input"]
+    states = every[~every.lane.str.endswith("c_t")]
     assert len(states) == B * config.layers * config.directions * result.batch.max_length
     named = states[states.h_n != ""]
     assert {(r.sequence, r.layer, r.direction, r.t) for r in named.itertuples()} == h_n_positions(result)
     for r in named.itertuples():
         k = int(r.layer) * config.directions + int(r.direction)
-        assert r.h_n.startswith(f"h_n[{k}]") and (("c_n" in r.h_n) == (config.cell == "lstm"))
+        assert r.h_n == r.name == f"h_n[{k}]"
+    c_states = every[every.lane.str.endswith("c_t")]  # an LSTM's c_t: a lane under each h lane, c_n where h_n is
+    assert len(c_states) == len(states) * (config.cell == "lstm")
+    c_named = c_states[c_states.h_n != ""]
+    assert {(r.sequence, r.layer, r.direction, r.t) for r in c_named.itertuples()} == (
+        h_n_positions(result) if config.cell == "lstm" else set()
+    )
+    assert all(r.h_n == f"c_n[{int(r.layer) * config.directions + int(r.direction)}]" for r in c_named.itertuples())
     anatomy = cells(result)
     assert states.role.isin(ROLES[:2]).sum() == anatomy.in_output.sum()  # output holds it (a <pad> step or not)
     assert (states.role == ROLES[4]).sum() == (~anatomy.computed).sum()
@@ -89,6 +98,44 @@ def test_diagram_tooltip_says_where_and_gives_the_numbers():
     assert (lower.output, lower["in h_n"], lower.h_n) == ("not in output", "h_n[0, 1]", "h_n[0]")
     never = frame[(frame.layer == 1) & (frame.t == 6) & (frame.sequence == 1) & (frame.role != "input")]
     assert set(never.role) == {ROLES[4]} and set(never.vector) == {""}
+
+
+def test_an_lstms_cell_state_lane_holds_c_t_and_c_n_where_it_ends():
+    """c_t at every step (recomputed by hand: torch returns only c_n), c_n[k] named where h_n[k] is; never in
+    output; a random h_0 and c_0 named by their row beside the step that reads them."""
+    config = Config(cell="lstm", bidirectional=True, proj=3, hidden=4)
+    result = run(config)
+    frame = rows(diagram(result, layer_by_layer(result), (1,)))
+    c_lane = frame[frame.lane.str.endswith("c_t")]
+    cell_states = recompute(result).layer_cells[0]  # (T, B, D*hidden)
+    assert torch.allclose(cell_states[7, 1, :4], result.c_n[0, 1])
+    assert torch.allclose(cell_states[0, 1, 4:], result.c_n[1, 1])
+    for r in c_lane[c_lane.h_n == ""].itertuples():
+        d = int(r.direction)
+        assert r.vector == "[" + ", ".join(f"{float(x):.3f}" for x in cell_states[r.t, 1, d * 4 : (d + 1) * 4]) + "]"
+        assert r.output == "never in output"
+    ends = c_lane[c_lane.h_n != ""]
+    assert sorted(zip(ends.t, ends.h_n, ends["in h_n"], strict=True)) == [(0, "c_n[1]", "c_n[1, 1]"),
+                                                                           (7, "c_n[0]", "c_n[0, 1]")]  # fmt: skip
+    last = ends[ends.t == 7].iloc[0]  # c_n itself: torch's numbers
+    assert last.vector == "[" + ", ".join(f"{float(x):.3f}" for x in result.c_n[0, 1]) + "]"
+    given = run(config.replace(h0="random"))  # the hand recomputation starts from zeros: only c_n's numbers then
+    frame = rows(diagram(given, layer_by_layer(given), (1,)))
+    c_lane = frame[frame.lane.str.endswith("c_t") & frame.t.between(0, 7)]
+    assert set(c_lane[c_lane.h_n == ""].vector) == {""} and "" not in set(c_lane[c_lane.h_n != ""].vector)
+    initial = frame[frame.role == H_0]
+    assert sorted(zip(initial.t, initial["name"], strict=True)) == [(-1, "c_0[0]"), (-1, "h_0[0]"), (8, "c_0[1]"),
+                                                                     (8, "h_0[1]")]  # fmt: skip
+
+
+def test_a_carrys_split_is_a_dashed_line_before_its_step():
+    result = run(Config(h0="carry", split=3))
+    spec = diagram(result, layer_by_layer(result), (0, 1, 2))
+    (rule,) = [layer for layer in spec["layer"] if layer["mark"]["type"] == "rule"]
+    assert rule["encoding"]["x"]["bandPosition"] == 0 and "datum.t == 3" in rule["transform"][0]["filter"]
+    assert spec["usermeta"]["legend"][-1][0].startswith("the split")
+    unsplit = diagram(run(Config()), layer_by_layer(run(Config())), (0, 1, 2))
+    assert not [layer for layer in unsplit["layer"] if layer["mark"]["type"] == "rule"]
 
 
 def test_diagram_hides_the_answers_until_revealed():
@@ -273,11 +320,13 @@ def test_heatmaps_name_no_h_n_row_before_the_reveal():
     assert list(dict.fromkeys(h_n.layer)) == ["layer 0", "layer 1"]
 
 
-def test_an_lstms_names_take_two_lines_sized_to_the_cell():
-    """h_n[2] over c_n[2], both centred on their cell and no wider than it: they never reach the next cell."""
+def test_an_lstms_names_sit_one_a_cell_sized_to_it():
+    """h_n[2] in its h lane, c_n[2] in its c_t lane under it: one line each, no wider than the cell, so they never
+    reach the next cell."""
     result = run(Config(cell="lstm", layers=2))
     spec = diagram(result, layer_by_layer(result), (0, 1, 2))
-    [name] = [layer["mark"] for layer in spec["layer"] if layer["mark"]["type"] == "text" and "dy" in layer["mark"]]
-    assert name["lineBreak"] == " " and "bandwidth('x')" in name["fontSize"]["expr"]
-    assert "h_n[1] c_n[1]" in set(rows(spec).h_n)
-    assert [role for role, _ in spec["usermeta"]["legend"]] == list(ROLES[:4])  # drawn by the page, under the chart
+    marks = [layer["mark"] for layer in spec["layer"]]
+    [name] = [mark for mark in marks if mark["type"] == "text" and "fontWeight" in mark]
+    assert "lineBreak" not in name and "bandwidth('x')" in name["fontSize"]["expr"]
+    assert {"h_n[1]", "c_n[1]"} <= set(rows(spec)["name"])
+    assert [role for role, _ in spec["usermeta"]["legend"]] == [*ROLES[:4], CELL_STATE]  # drawn by the page

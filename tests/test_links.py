@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from rnnviz import PRESETS, Config
 from rnnviz.cells import CELLS
-from rnnviz.links import CONFIG_KEYS, field_value, parse_link, short_numbers
+from rnnviz.links import CONFIG_KEYS, field_value, parse_link, quoted, short_numbers
+from rnnviz.training import task_start
 
 
 def link_params(config: Config) -> dict[str, str]:
@@ -76,7 +77,14 @@ def test_the_new_keys_open_their_view():
     assert link.config == Config(layers=2, h0="carry", split=3, dropout=0.25, train_mode=True)
     assert (dict(link.ignored), link.preset) == ({}, None)
     task = parse_link({"task": "brackets", "steps": "40", "sequences": "(a)\n((b))", "hidden": "16"})
-    assert task.config == Config(sequences=("(a)", "((b))"), hidden=16, task="brackets", steps=40)
+    assert task.config == Config(**task_start()).replace(sequences=("(a)", "((b))"), task="brackets", steps=40)
+
+
+def test_a_task_alone_brings_its_batch_and_sizes_as_choosing_it_does():
+    assert parse_link({"task": "brackets"}).config == Config(task="brackets", **task_start())
+    own = parse_link({"hidden": "9", "task": "brackets", "sequences": "(a)\n((b))"})  # the link's own values win
+    assert own.config == Config(task="brackets", **{**task_start(), "hidden": 9, "sequences": ("(a)", "((b))")})
+    assert own.ignored == {}
 
 
 def test_dropout_is_read_as_a_fraction_and_named_when_it_is_none():
@@ -90,7 +98,8 @@ def test_dropout_is_read_as_a_fraction_and_named_when_it_is_none():
 
 
 def test_new_values_that_cannot_go_with_the_others_are_named():
-    link = parse_link({"split": "3", "steps": "9", "task": "brackets", "h0": "ones"})  # the blog's batch
+    blog = "\n".join(Config().sequences)
+    link = parse_link({"split": "3", "steps": "9", "task": "brackets", "h0": "ones", "sequences": blog})
     assert link.config == Config()
     assert set(link.ignored) == {"split", "steps", "task", "h0"}
     assert link.ignored["split"] == "split=3: split is the first chunk's length when h0 is carry."
@@ -115,7 +124,10 @@ def test_any_parameters_give_a_valid_config_and_name_what_they_drop(params):
     for key, message in link.ignored.items():
         wrote = message.split(": ", 1)[0]  # what the link wrote: "key=value", or two values tried together
         assert wrote.startswith(f"{key}=") or f" and {key}=" in wrote, (key, message)
-        assert message.endswith(".") and ".." not in message.replace("...", "") and ".;" not in message
+        prose = message  # the sentence's own words: what the link wrote may hold any punctuation
+        for text in params.values():
+            prose = prose.replace(quoted(text), "") if text else prose
+        assert message.endswith(".") and ".." not in prose.replace("...", "") and ".;" not in prose
     assert set(link.rest) == set(params) - {*CONFIG_KEYS, "preset"}
 
 

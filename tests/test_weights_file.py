@@ -15,6 +15,7 @@ import torch
 from conftest import ROOT, configs
 from hypothesis import given
 from hypothesis import strategies as st
+from test_snippet import run_snippet
 from torch import nn
 
 import rnnviz.weights_file as weights_file
@@ -22,6 +23,7 @@ from rnnviz import Config, ConfigError, analyse_with_gradients, run
 from rnnviz.__main__ import main
 from rnnviz.cells import CELLS
 from rnnviz.model import recurrent_module
+from rnnviz.snippet import make_proof, make_snippet
 from rnnviz.weights_file import Layer, read_weights
 
 
@@ -174,6 +176,33 @@ def test_a_run_holds_the_files_weights_and_rnnviz_embedding(config):
     assert all(torch.equal(result.weights[name], p.to(dtype)) for name, p in module.state_dict().items())
     assert torch.equal(result.embedded, run(config).embedded)  # the seeded embedding, drawn first as without
     assert not any(rel.verdict == "contradiction" for rel in relations)  # the reruns (eval, whole) take the file too
+
+
+@pytest.mark.parametrize(
+    "config, bias, prefix",
+    [
+        (Config(cell="lstm", layers=2, bidirectional=True, proj=3, packed=True), True, "encoder.rnn."),
+        (Config(cell="gru", h0="random", dtype="float64"), False, ""),
+    ],
+)
+def test_the_exported_script_and_proof_load_the_file(config, bias, prefix, tmp_path):
+    """The script and the short proof read the file from where the user keeps it: the script's numbers are the
+    run's, bit for bit; the proof's assertions hold on them (a missing bias is zeros in both)."""
+    torch.manual_seed(5)
+    module = module_of(config, bias)
+    state = Model(module).state_dict() if prefix else module.state_dict()
+    (tmp_path / "my model.pt").write_bytes(saved(state))
+    weights = read_weights((tmp_path / "my model.pt").read_bytes(), "my model.pt")
+    (result, _, relations), _ = analyse_with_gradients(config, False, weights)
+    script = make_snippet(result, relations)
+    assert "torch.load('my model.pt', map_location='cpu', weights_only=True)" in script
+    _, tensors = run_snippet(script, tmp_path)
+    for name in ("output", "h_n", "c_n"):
+        mine = getattr(result, name)
+        assert (tensors[name] is None) == (mine is None) and (mine is None or torch.equal(tensors[name], mine)), name
+    proof = make_proof(result, relations)
+    completed = subprocess.run([sys.executable, "-c", proof], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert completed.returncode == 0, completed.stderr
 
 
 # -----------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """The unrolled run: every state of every layer and direction over time, and which of them output and h_n hold.
 
 Time runs across, layers are stacked (the top layer on top), each direction is a lane read the way it runs
-(→ forward, ← backward), the input characters sit below. The cells output holds are filled dark, h_n's are
-outlined and named (h_n[3]), padding steps are shaded and steps a packed run never ran are left empty. All of
-it comes from the anatomy (positions), never from equal values. Hover a cell for its vector and where it sits.
+(→ forward, ← backward), the input characters sit below; an LSTM's cell state c_t has a lane of its own under its
+h lane. The cells output holds are filled dark, h_n's (and c_n's) are outlined and named (h_n[3]), padding steps
+are shaded and steps a packed run never ran are left empty; a random h_0 sits beside the step that reads it, named
+by its row, and a carry's split is a dashed line. All of it comes from the anatomy (positions), never from equal
+values. Hover a cell for its vector and where it sits.
 """
 
 import altair as alt
 
 from rnnviz.anatomy import cells, initial_states, output_index
 from rnnviz.charts.style import DATA, FONT_PX, INK, LARGE_FONT_PX, axis, layout, with_rows
+from rnnviz.recompute import recomputable, recompute
 from rnnviz.tables import ARROWS
 
 ROW_PX = 30  # the height of one lane
@@ -23,15 +26,18 @@ ROLES = (
 )
 ROLE_COLOURS = ("#2f6fb0", "#93b3d8", "#c3d5ea", "#e8eef5", "#ffffff")
 H_0_COLOUR = "#f2c14e"
-H_0 = "h_0 (random, drawn after building)"  # the state a run starts from, drawn beside the step that reads it
+H_0 = "h_0 (and c_0): random, drawn after building"  # the state a run starts from, beside the step that reads it
 HIDDEN_ROLES = ("a state", "a state: a <pad> step", ROLES[4])  # before the reveal: nothing says which is output
 HIDDEN_COLOURS = ("#9db7d5", "#dfe7f1", "#ffffff")
+CELL_STATE, CELL_STATE_COLOUR = "an LSTM's cell state c_t (kept inside: c_n is its last)", "#e4d3ee"
+SPLIT, SPLIT_COLOUR = "the split: the first chunk's h_n is the second chunk's h_0 (dashed line)", "#c0392b"
 MAX_UNITS_SHOWN = 8  # of a vector, in the tooltip
+DIRECTIONS = ("forward", "backward")
 
 
-def lane(b: int, layer: int, direction: int) -> str:
-    """A lane's label: b=0 · layer 1 ←."""
-    return f"b={b} · layer {layer} {ARROWS[direction]}"
+def lane(b: int, layer: int, direction: int, state: str = "") -> str:
+    """A lane's label: b=0 · layer 1 ←; an LSTM's cell state lane: b=0 · layer 1 ← c_t."""
+    return f"b={b} · layer {layer} {ARROWS[direction]}" + (f" {state}" if state else "")
 
 
 def input_lane(result, b: int) -> str:
@@ -41,11 +47,13 @@ def input_lane(result, b: int) -> str:
 
 
 def lanes(result, sequences) -> list[str]:
-    """Every row, top to bottom: per sequence, the top layer first, then the input."""
+    """Every row, top to bottom: per sequence, the top layer first (an LSTM's c_t under each h), then the input."""
     c = result.config
+    kinds = ("", "c_t") if result.c_n is not None else ("",)
+    per_sequence = [(layer, d, k) for layer in reversed(range(c.layers)) for d in range(c.directions) for k in kinds]
     rows = []
     for b in sequences:
-        rows += [lane(b, layer, d) for layer in reversed(range(c.layers)) for d in range(c.directions)]
+        rows += [lane(b, layer, d, k) for layer, d, k in per_sequence]
         rows.append(input_lane(result, b))
     return rows
 
@@ -57,14 +65,15 @@ def vector_text(vector: list[float]) -> str:
 
 
 def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[dict]:
-    """One row per state of the chosen sequences, and one per input character; layer_outputs is
+    """One row per state of the chosen sequences (an LSTM's c_t too), and one per input character; layer_outputs is
     model.layer_by_layer(result). With reveal False, nothing says where output's and h_n's numbers are."""
     c = result.config
-    H, T, lstm = c.state_size, result.batch.max_length, result.c_n is not None
+    H, T = c.state_size, result.batch.max_length
     states = [out.tolist() for out in layer_outputs]  # (T, B, D*H) each, as lists: far quicker to index
     frame = cells(result)
+    frame = frame[frame.sequence.isin(sequences)]
     rows = []
-    for cell in frame[frame.sequence.isin(sequences)].itertuples():
+    for cell in frame.itertuples():
         b, t, layer, d = int(cell.sequence), int(cell.t), int(cell.layer), int(cell.direction)
         if not cell.computed:
             role = ROLES[4]
@@ -73,7 +82,7 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
         else:
             role = HIDDEN_ROLES[bool(cell.padding)]
         k = int(cell.h_n_row)
-        h_n = f"h_n[{k}]" + (f" c_n[{k}]" if lstm else "") if k >= 0 else ""
+        name = f"h_n[{k}]" if k >= 0 and reveal else ""
         rows.append(
             {
                 "lane": lane(b, layer, d),
@@ -82,9 +91,10 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
                 "layer": layer,
                 "direction": d,
                 "role": role,
-                "h_n": h_n if reveal else "",
+                "h_n": name,
+                "name": name,
                 "token": cell.token,
-                "where": f"layer {layer} {('forward', 'backward')[d]}, t = {t}, b = {b}",
+                "where": f"layer {layer} {DIRECTIONS[d]}, t = {t}, b = {b}",
                 "output": (output_index(c, t, b, d) if cell.in_output else "not in output") if reveal else "?",
                 "in h_n": (f"h_n[{k}, {b}]" if k >= 0 else "not in h_n") if reveal else "?",
                 "vector": vector_text(states[layer][t][b][d * H : (d + 1) * H]) if cell.computed else "",
@@ -95,28 +105,70 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
         if layer == 0 and d == 0:
             token = cell.token if T <= 24 or not cell.padding else "·"  # room for <pad> in a short run only
             rows.append({"lane": input_lane(result, b), "t": t, "sequence": b, "role": "input", "token": token})
+    if result.c_n is not None:
+        rows += cell_state_rows(result, frame, reveal)
+    return rows
+
+
+def cell_state_rows(result, frame, reveal: bool) -> list[dict]:
+    """An LSTM's cell state c_t, a cell per state in frame (the anatomy's rows); c_n's cells are outlined and named.
+    torch returns only c_n: a step's numbers are the hand recomputation's (rnnviz.recompute) where it is this run's,
+    else only c_n's are shown."""
+    hidden, exact = result.config.hidden, recomputable(result.config)
+    values = [cs.tolist() for cs in recompute(result).layer_cells] if exact else None  # (T, B, D*hidden) each
+    source = "recomputed by hand" if exact else "torch returns only c_n"
+    rows = []
+    for cell in frame.itertuples():
+        b, t, layer, d, k = (int(v) for v in (cell.sequence, cell.t, cell.layer, cell.direction, cell.h_n_row))
+        name = f"c_n[{k}]" if k >= 0 and reveal else ""
+        if k >= 0:
+            vector = vector_text(result.c_n[k, b].tolist())
+        elif exact and cell.computed:
+            vector = vector_text(values[layer][t][b][d * hidden : (d + 1) * hidden])
+        else:
+            vector = ""
+        rows.append(
+            {
+                "lane": lane(b, layer, d, "c_t"),
+                "t": t,
+                "sequence": b,
+                "layer": layer,
+                "direction": d,
+                "role": CELL_STATE if cell.computed else ROLES[4],
+                "h_n": name,
+                "name": name,
+                "where": f"c_t of layer {layer} {DIRECTIONS[d]}, t = {t}, b = {b} ({source})",
+                "output": "never in output" if reveal else "?",
+                "in h_n": (f"c_n[{k}, {b}]" if k >= 0 else "not in c_n") if reveal else "?",
+                "vector": vector,
+            }
+        )
     return rows
 
 
 def initial_rows(result, b: int) -> list[dict]:
-    """A random h_0 as cells of its own, one step before the step that reads it (after it, going backward)."""
+    """A random h_0 (and an LSTM's c_0) as cells of their own, named by their row, one step before the step that
+    reads them (after it, going backward)."""
     if result.h_0 is None or result.config.h0 != "random":
         return []
     first = initial_states(result).query(f"sequence == {b} and chunk == 0")
+    kinds = [("h_0", "", result.h_0)] + ([("c_0", "c_t", result.c_0)] if result.c_0 is not None else [])
     return [
         {
-            "lane": lane(b, int(r.layer), int(r.direction)),
+            "lane": lane(b, int(r.layer), int(r.direction), kind),
             "t": int(r.before_t) + (1 if r.direction else -1),
             "sequence": b,
             "layer": int(r.layer),
             "direction": int(r.direction),
             "role": H_0,
             "h_n": "",
-            "where": f"h_0 of layer {r.layer} {('forward', 'backward')[r.direction]}, read first at t = {r.before_t}",
+            "name": f"{name}[{r.h_0_row}]",
+            "where": f"{name} of layer {r.layer} {DIRECTIONS[r.direction]}, read first at t = {r.before_t}",
             "output": "not in output",
-            "in h_n": f"h_0[{r.h_0_row}, {b}]",
-            "vector": vector_text(result.h_0[int(r.h_0_row), b].tolist()),
+            "in h_n": f"{name}[{r.h_0_row}, {b}]",
+            "vector": vector_text(tensor[int(r.h_0_row), b].tolist()),
         }
+        for name, kind, tensor in kinds
         for r in first.itertuples()
     ]
 
@@ -127,22 +179,23 @@ def diagram(result, layer_outputs, sequences, reveal: bool = True, large: bool =
     draws it under the chart, where it wraps at any width."""
     rows = diagram_rows(result, layer_outputs, sequences, reveal)
     roles, colours = (ROLES, ROLE_COLOURS) if reveal else (HIDDEN_ROLES, HIDDEN_COLOURS)
-    roles, colours = (*roles, H_0), (*colours, H_0_COLOUR)
+    roles, colours = (*roles, CELL_STATE, H_0), (*colours, CELL_STATE_COLOUR, H_0_COLOUR)
     present = {row["role"] for row in rows}
-    legend = tuple((role, colour) for role, colour in zip(roles, colours, strict=True) if role in present)
+    drawn = tuple((role, colour) for role, colour in zip(roles, colours, strict=True) if role in present)
+    split = result.config.chunk
     order = tuple(lanes(result, sequences))
     font = LARGE_FONT_PX if large else FONT_PX
-    names = 2 if result.c_n is not None else 1  # lines of a cell's name: h_n[k], and c_n[k] under it
-    spec = with_rows(diagram_layout(result.batch.max_length, order, legend, reveal, font, names), rows)
+    spec = with_rows(diagram_layout(result.batch.max_length, order, drawn, reveal, font, split), rows)
+    legend = drawn + (((SPLIT, SPLIT_COLOUR),) if split else ())
     return {**spec, "usermeta": {"legend": [list(pair) for pair in legend]}}
 
 
 @layout
 def diagram_layout(T: int, order: tuple[str, ...], shown: tuple[tuple[str, str], ...], reveal: bool, font: int,
-                   names: int):  # fmt: skip
+                   split: int):  # fmt: skip
     """The diagram without its rows: T steps, the lanes top to bottom, the (role, colour) pairs drawn, type at font
-    px, a cell's name in names lines. A lane is a fixed step tall, so the axis and the legend never squeeze it."""
-    row = ROW_PX + 10 * (names - 1)  # two lines of names need the room
+    px, a carry's split before step split (0: none). A lane is a fixed step tall, so the axis and the legend never
+    squeeze it."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X(
             "t:O",
@@ -166,20 +219,16 @@ def diagram_layout(T: int, order: tuple[str, ...], shown: tuple[tuple[str, str],
     tooltip = ["where:N", "token:N", "output:N", "in h_n:N", "vector:N"]
     layers = [states.mark_rect(stroke="#9aa5b1", strokeWidth=1).encode(color=role, tooltip=tooltip).add_params(pick)]
     if reveal:
-        marked = states.transform_filter("datum.h_n != ''")
-        layers.append(marked.mark_rect(filled=False, stroke="black", strokeWidth=3))
-        if T <= 24:  # room for the names: one a line (h_n[2], then c_n[2]), as large as the cell lets them be
-            size = f"min({font}, {row / (1.2 * names + 0.4):.1f}, bandwidth('x') / {NAME_EM})"
-            name = marked.mark_text(
-                fontSize=alt.ExprRef(size),
-                lineHeight=alt.ExprRef(f"1.15 * {size}"),
-                dy=alt.ExprRef(f"-{0.575 * (names - 1)} * {size}"),  # the lines centred on the cell, not the first
-                fontWeight="bold",
-                color="black",
-                lineBreak=" ",
-            )
-            layers.append(name.encode(text="h_n:N"))
+        layers.append(states.transform_filter("datum.h_n != ''").mark_rect(filled=False, stroke="black", strokeWidth=3))
+    if T <= 24:  # room for the names (h_n[2], c_n[2], h_0[1]), as large as the cell lets them be
+        size = alt.ExprRef(f"min({font}, {ROW_PX / 1.6:.1f}, bandwidth('x') / {NAME_EM})")
+        named = states.transform_filter("datum.name != ''")
+        layers.append(named.mark_text(fontSize=size, fontWeight="bold", color="black").encode(text="name:N"))
+    if split:  # at the left edge of step split's band: between the two chunks, across every lane
+        edge = base.transform_filter(f"datum.role == 'input' && datum.t == {split}")
+        rule = edge.mark_rule(color=SPLIT_COLOUR, strokeWidth=3, strokeDash=[6, 4])
+        layers.append(rule.encode(x=alt.X("t:O", bandPosition=0), y=alt.value(0), y2=alt.value("height")))
     tokens = base.transform_filter("datum.role == 'input'")
     token = alt.ExprRef(f"min({font}, bandwidth('x') / {TOKEN_EM})")
     layers.append(tokens.mark_text(fontSize=token).encode(text="token:N", color=alt.value(INK)))
-    return alt.layer(*layers).properties(width="container", height=alt.Step(row))
+    return alt.layer(*layers).properties(width="container", height=alt.Step(ROW_PX))
