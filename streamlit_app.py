@@ -19,6 +19,7 @@ from dashboard.present import present_ui, step_of
 from dashboard.relations import relations_ui, summary_ui
 from dashboard.tensors import tensors_ui
 from dashboard.units import train_ui, units_ui
+from dashboard.weights import weights_ui
 from rnnviz.model import THREADS
 
 # Every session's script runs in a thread of its own: torch's intra-op threads would only fight them for the
@@ -40,6 +41,7 @@ SECTIONS = {  # tab label -> its section; the first is the landing view
     "Gradients": gradients_ui,
     "Trained units": units_ui,
     "Code & downloads": code_ui,
+    "Weights": weights_ui,
 }
 KEPT_PICKS = (
     "picture_sequence",

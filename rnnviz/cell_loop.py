@@ -9,8 +9,6 @@ numbers through a weight_hh of (4*hidden, proj); the comparison does not apply t
 import torch
 from torch import nn
 
-CELL_MODULES = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
-
 
 def make_cells(make, weights, layers, directions):
     """cells[l][d]: an empty cell from make(input_size), given layer l, direction d's weights (no copy: their own

@@ -893,6 +893,11 @@ def gradient_matches_finite_differences(s: Sizes, extra) -> Spec | None:
 # Under the hood: the weights, the loop over cells, the GRU's own equation, what a GRU returns
 
 
+def is_gru(config) -> bool:
+    """Whether the config's cell is torch's GRU (under any name the registry gives it)."""
+    return CELLS[config.cell].module is torch.nn.GRU
+
+
 @entry("forget-bias-is-one-slice", needs=("forget",))
 def forget_bias_is_one_slice(s: Sizes, extra) -> Spec | None:
     """The tempting claim that setting the forget gate's slice to 1 in both bias_ih and bias_hh gives a forget bias
@@ -922,7 +927,7 @@ def bias_split_is_free(s: Sizes, extra) -> Spec:
     """Moving any part of bias_hh into bias_ih (the same sum) leaves output, h_n (and c_n) unchanged: only
     b_ih + b_hh enters the cell; a GRU's n rows excepted (r multiplies b_hn), so only its r and z rows move. Always."""
     c = s.config
-    gru = c.cell == "gru"
+    gru = is_gru(c)
     moved = f"rows 0:{2 * c.hidden} (r and z) of every `bias_hh`" if gru else "every `bias_hh`"
     names = "output, h_n and c_n" if CELLS[c.cell].has_cell_state else "output and h_n"
     except_n = (
@@ -950,7 +955,7 @@ def cell_loop_equals_module(s: Sizes, extra) -> Spec:
     weights, gives output and every row of h_n (and c_n). h0 zeros or random, no dropout masks, no proj_size (an
     LSTMCell has no projection)."""
     c = s.config
-    cell = {"rnn": "nn.RNNCell", "lstm": "nn.LSTMCell", "gru": "nn.GRUCell"}[c.cell]
+    cell = f"{s.module}Cell"
     names = "output, h_n and c_n" if CELLS[c.cell].has_cell_state else "output and h_n"
     if s.D == 2:
         backward = (
@@ -982,7 +987,7 @@ def gru_matches_paper(s: Sizes, extra) -> Spec | None:
     """The tempting claim that torch's GRU computes Cho et al.'s candidate n = tanh(W_in x + b_in + W_hn (r * h) +
     b_hn): torch applies the reset gate after the product, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). GRU, h0
     zeros, no dropout masks."""
-    if s.config.cell != "gru":
+    if not is_gru(s.config):
         return None
     return Spec(
         False,
@@ -1008,7 +1013,7 @@ def _unpacked(s: Sizes, w: Words) -> str:
 def gru_state_unpacks_as_h_c(s: Sizes, extra) -> Spec | None:
     """The tempting claim that a GRU's state unpacks as h, c like an LSTM's: h_n is one tensor [L*D, B, H], so
     `h, c = gru(x)[1]` splits its rows, and raises unless L*D == 2 (where it silently succeeds). GRU."""
-    if s.config.cell != "gru":
+    if not is_gru(s.config):
         return None
     w, rows = Words(s), s.L * s.D
     shape = f"`[L*D, B, H]` = {[rows, s.B, s.H]}"
@@ -1017,10 +1022,10 @@ def gru_state_unpacks_as_h_c(s: Sizes, extra) -> Spec | None:
         unpacked = _unpacked(s, w)
         statement = (
             f"`h, c = gru(x)[1]` runs here without an error, but a GRU has no cell state: it returns h_n alone, "
-            f"{shape}, and Python unpacks its first axis, so {unpacked}. With any other L*D the same line raises."
+            f"{shape}, and Python unpacks its first axis, so {unpacked}. With any other `L*D` the same line raises."
         )
         coincidence = (
-            f"h_n has exactly L*D = 2 rows here, so the line unpacks them: {unpacked}; neither is a cell state."
+            f"h_n has exactly `L*D` = 2 rows here, so the line unpacks them: {unpacked}; neither is a cell state."
         )
     else:
         error = (
@@ -1028,7 +1033,7 @@ def gru_state_unpacks_as_h_c(s: Sizes, extra) -> Spec | None:
         )
         statement = (
             f"`h, c = gru(x)[1]` raises `ValueError: {error}`: a GRU returns h_n alone, {shape}, and Python unpacks "
-            f"its first axis, L*D = {rows} {'row' if rows == 1 else 'rows'}. Only an LSTM returns a pair, "
+            f"its first axis, `L*D` = {rows} {'row' if rows == 1 else 'rows'}. Only an LSTM returns a pair, "
             "`(h_n, c_n)`."
         )
     return Spec(

@@ -14,9 +14,10 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from rnnviz import model
-from rnnviz.cell_loop import CELL_MODULES, cell_loop, make_cells
+from rnnviz.cell_loop import cell_loop, make_cells
 from rnnviz.cells import CELLS, paper_gru_step, step_code
 from rnnviz.config import Config
 from rnnviz.model import (
@@ -36,7 +37,7 @@ from rnnviz.model import (
 )
 from rnnviz.positions import first_step, last_step
 from rnnviz.recompute import Reference, by_hand, layer_weights, output_gates, run_direction
-from rnnviz.relations import Gradients
+from rnnviz.relations import Gradients, is_gru
 from rnnviz.training import trained
 from rnnviz.weights import forget_bias, move_bias
 
@@ -294,7 +295,7 @@ def free_rows(config: Config) -> int:
     """The rows of bias_hh whose part may move into bias_ih for free: all of them, but a GRU's r and z only (its b_hn
     is multiplied by the reset gate)."""
     gates = CELLS[config.cell].gates
-    return (2 if config.cell == "gru" else len(gates)) * config.hidden
+    return (2 if is_gru(config) else len(gates)) * config.hidden
 
 
 def with_weights(result: RunResult, weights: dict) -> RunResult:
@@ -361,6 +362,11 @@ class Loop(NamedTuple):
     c_n: torch.Tensor | None  # (L*D, B, hidden) for an LSTM
 
 
+def _cell_module(config: Config) -> type:
+    """torch's cell of the config's module: nn.RNNCell, nn.LSTMCell or nn.GRUCell."""
+    return getattr(nn, f"{CELLS[config.cell].module.__name__}Cell")
+
+
 def _cell_options(config: Config) -> str:
     return f", nonlinearity={config.nonlinearity!r}" if CELLS[config.cell].has_nonlinearity else ""
 
@@ -371,7 +377,7 @@ def loop(result: RunResult) -> Loop:
     options = {"nonlinearity": c.nonlinearity} if CELLS[c.cell].has_nonlinearity else {}
 
     def make(inputs):
-        return CELL_MODULES[c.cell](inputs, c.hidden, **options)
+        return _cell_module(c)(inputs, c.hidden, **options)
 
     with BUILD_LOCK, torch.random.fork_rng(devices=[]):  # their random init is overwritten: leave the RNG alone
         cells = make_cells(make, result.weights, c.layers, c.directions)
@@ -387,7 +393,7 @@ def _loop_code(result: RunResult) -> str:
     x = "embedded.transpose(0, 1)" if c.batch_first else "embedded"
     lengths = "lengths" if c.packed else "[x.shape[0]] * x.shape[1]"
     to_layout = ".transpose(0, 1)" if c.batch_first else ""
-    cell = f"nn.{CELL_MODULES[c.cell].__name__}"
+    cell = f"nn.{_cell_module(c).__name__}"
     sources = "\n\n".join(inspect.getsource(f) for f in (make_cells, cell_loop))
     return f"""
 # --- The loop the module runs: {cell}, one a layer and direction, its weights --
@@ -571,7 +577,7 @@ COMPARISONS = (
         "paper",
         "The cell equations by hand with Cho et al.'s GRU candidate, the reset gate before W_hn: GRU, h0 zeros, no "
         "masks.",
-        applies=lambda r: r.config.cell == "gru" and r.config.h0 == "zeros" and not r.config.draws_masks,
+        applies=lambda r: is_gru(r.config) and r.config.h0 == "zeros" and not r.config.draws_masks,
         compute=lambda result, reference: paper(result),
         code=_paper_code,
     ),
