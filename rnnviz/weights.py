@@ -93,7 +93,7 @@ def _rows(p: Parameter) -> str:
 
 
 def parameters_frame(parameters) -> pd.DataFrame:
-    """A row per parameter: its name, layer, direction, shape, which rows each gate owns, what it multiplies."""
+    """A row per parameter: its name, shape, which rows each gate owns, layer, direction, what it multiplies."""
     rows = []
     for p in parameters:
         columns = READS[p.kind[-2:]] if p.kind.startswith("weight") else "added (no input)"
@@ -102,10 +102,10 @@ def parameters_frame(parameters) -> pd.DataFrame:
         rows.append(
             {
                 "name": p.name,
-                "layer": p.layer,
-                "direction": ("forward", "backward")[p.direction],
                 "shape": str(list(p.shape)),
                 "rows by gate": _rows(p),
+                "layer": p.layer,
+                "direction": ("forward", "backward")[p.direction],
                 "columns read": columns,
                 "numbers": p.numel,
             }
@@ -134,9 +134,10 @@ class ForgetSlices(NamedTuple):
 
 
 FORGET_CODE = """H = rnn.hidden_size
-b_ih, b_hh = rnn.bias_ih_l0[H : 2 * H], rnn.bias_hh_l0[H : 2 * H]  # the forget gate's rows (i, f, g, o)
+b_ih = rnn.bias_ih_l0[H : 2 * H]  # the forget gate's rows (i, f, g, o)
+b_hh = rnn.bias_hh_l0[H : 2 * H]
 before = b_ih.detach().clone(), b_hh.detach().clone()
-with torch.no_grad():  # a forget bias of 1: the two biases add, so one of them 1 and the other 0
+with torch.no_grad():  # they add: 1 and 0 make a forget bias of 1
     b_ih.fill_(1.0)
     b_hh.fill_(0.0)
 after = b_ih + b_hh"""

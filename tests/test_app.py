@@ -138,7 +138,7 @@ def test_default_page_renders_the_blog_view():
     assert_clean(at)
     assert_shapes(at, [8, 3, 5], [1, 3, 5])
     assert (
-        ":green[guaranteed, hold: 5] · :gray[lessons: 1] · :blue[coincidences: 0] · :gray[contradictions: 0]"
+        ":green[guaranteed, hold: 7] · :gray[lessons: 1] · :blue[coincidences: 0] · :gray[contradictions: 0]"
         in shapes_line(at)
     )
     assert at.session_state["preset"] == "single-uni"
@@ -152,6 +152,8 @@ def test_default_page_renders_the_blog_view():
         "final-output-is-forward-h_n": "green",
         "true-last-step-is-h_n": "gray",
         "reference-recompute": "green",
+        "bias-split-is-free": "green",
+        "cell-loop-equals-module": "green",
     }
     assert not at.warning
 

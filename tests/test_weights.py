@@ -99,7 +99,7 @@ def test_the_forget_recipe_reads_torchs_module_and_sets_a_forget_bias_of_1(confi
     assert torch.equal(found.bias_hh, plain.bias_hh_l0[H : 2 * H].detach())
     assert torch.equal(found.after, torch.ones(H, dtype=found.after.dtype))
     assert torch.equal(rnn.bias_ih_l0, result.weights["bias_ih_l0"])  # the recipe ran on a copy
-    assert "rnn.bias_ih_l0[H : 2 * H], rnn.bias_hh_l0[H : 2 * H]" in found.code
+    assert "b_ih = rnn.bias_ih_l0[H : 2 * H]" in found.code and "b_hh = rnn.bias_hh_l0[H : 2 * H]" in found.code
 
 
 def test_edited_weights_keep_or_set_what_they_say():

@@ -37,7 +37,7 @@ def gate_rows_layout(names: tuple[str, ...], gates: tuple[str, ...]):
         tooltip=["parameter:N", "gate:N", "rows:N"],
     )
     blocks = base.mark_bar(stroke="white", strokeWidth=2).encode(
-        x=alt.X("start:Q", title="row", axis=axis(tickMinStep=1)),
+        x=alt.X("start:Q", title="row", scale=alt.Scale(nice=False), axis=axis(tickMinStep=1)),
         x2="stop:Q",
         color=alt.Color(
             "gate:N",
