@@ -927,21 +927,24 @@ def bias_split_is_free(s: Sizes, extra) -> Spec:
     """Moving any part of bias_hh into bias_ih (the same sum) leaves output, h_n (and c_n) unchanged: only
     b_ih + b_hh enters the cell; a GRU's n rows excepted (r multiplies b_hn), so only its r and z rows move. Always."""
     c = s.config
-    gru = is_gru(c)
-    moved = f"rows 0:{2 * c.hidden} (r and z) of every `bias_hh`" if gru else "every `bias_hh`"
     names = "output, h_n and c_n" if CELLS[c.cell].has_cell_state else "output and h_n"
-    except_n = (
-        f" A GRU's rows {2 * c.hidden}:{3 * c.hidden} (n) are the exception: torch computes "
-        "`n_t = tanh(W_in x_t + b_in + r_t * (W_hn h + b_hn))`, so b_hn is multiplied by the reset gate and b_in "
-        "is not."
-        if gru
-        else ""
-    )
+    if is_gru(c):
+        H = c.hidden
+        statement = (
+            f"A random part of rows 0:{2 * H} (r and z) of every `bias_hh` moved into its `bias_ih` (each sum kept) "
+            f"leaves {names} unchanged: only `b_ih + b_hh` enters the r and z gates. Rows {2 * H}:{3 * H} (n) are "
+            "not free: torch computes `n_t = tanh(W_in x_t + b_in + r_t * (W_hn h + b_hn))`, so the reset gate "
+            "multiplies b_hn and not b_in."
+        )
+    else:
+        statement = (
+            f"A random part of every `bias_hh` moved into its `bias_ih` (each sum kept) leaves {names} unchanged: "
+            "only `b_ih + b_hh` enters the cell, so a model with a single bias per gate loads as `bias_ih = b`, "
+            "`bias_hh = 0`."
+        )
     return Spec(
         True,
-        f"A random part of {moved} moved into its `bias_ih` (each sum kept) leaves {names} unchanged: only "
-        f"`b_ih + b_hh` enters the cell, so a model with a single bias per gate loads as `bias_ih = b`, "
-        f"`bias_hh = 0`.{except_n}",
+        statement,
         "Each gate adds `W_i x_t + b_i` and `W_h h + b_h`: the two biases reach it only as their sum.",
         _runs_equal(s, "bias_split"),
         test="allclose",
