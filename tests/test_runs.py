@@ -25,7 +25,10 @@ def test_every_need_is_a_comparison_and_every_comparison_is_needed():
     ("config", "computed"),
     [
         (Config(), {"ref", "bias_split", "cell_loop"}),
-        (Config(layers=2, bidirectional=True), {"ref", "by_layer", "by_direction", "mirror", "bias_split", "cell_loop"}),
+        (
+            Config(layers=2, bidirectional=True),
+            {"ref", "by_layer", "by_direction", "mirror", "bias_split", "cell_loop"},
+        ),
         (Config(h0="carry"), {"whole", "bias_split"}),
         (Config(layers=2, dropout=0.5, train_mode=True), {"eval", "by_layer", "bias_split"}),
         (Config(dropout=0.5), {"ref", "eval", "bias_split", "cell_loop"}),

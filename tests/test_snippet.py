@@ -176,6 +176,7 @@ def test_the_snippet_shows_the_cell_loop_the_edited_weights_and_the_papers_gru()
     _, _, lstm = snippet_for(Config(cell="lstm"))
     assert "weights = forget_bias(right, 5, 1.0, 1.0)" in lstm and "def forget_bias(weights, hidden, ih, hh):" in lstm
 
+
 def test_a_trained_model_carries_its_weights_exactly():
     config = SUBPROCESS_CASES["task-brackets"]
     _, _, source = snippet_for(config)
