@@ -23,6 +23,7 @@ from rnnviz.config import Config
 from rnnviz.model import (
     BUILD_LOCK,
     RunResult,
+    Stack,
     cat_states,
     contract_threads,
     direction_module,
@@ -303,7 +304,7 @@ def with_weights(result: RunResult, weights: dict) -> RunResult:
     return dataclasses.replace(result, weights=MappingProxyType(weights))
 
 
-def bias_split(result: RunResult):
+def bias_split(result: RunResult) -> Stack:
     """The stack rebuilt with a seeded random part of every bias_hh moved into its bias_ih (free rows only)."""
     return rebuild(with_weights(result, move_bias(result.weights, free_rows(result.config), BIAS_SEED)))
 
