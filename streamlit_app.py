@@ -20,6 +20,7 @@ from dashboard.relations import relations_ui, summary_ui
 from dashboard.tensors import tensors_ui
 from dashboard.units import train_ui, units_ui
 from dashboard.views import VIEWS, views_ui
+from dashboard.weights import weights_ui
 from rnnviz.model import THREADS
 
 # Every session's script runs in a thread of its own: torch's intra-op threads would only fight them for the
@@ -38,6 +39,7 @@ SECTIONS = {  # view (dashboard.views.GROUPS puts them in tabs) -> its section
     "Batch": batch_ui,
     "output & h_n": tensors_ui,
     "Unrolled by hand": by_hand_ui,
+    "Weights": weights_ui,
     "Gradients": gradients_ui,
     "Trained units": units_ui,
     "Code & downloads": code_ui,

@@ -12,7 +12,7 @@ GROUPS = {  # a tab -> its views, in order; the first view of the first group is
     "Relations": ("Relations",),
     "Compare": ("Compare",),
     "Tensors": ("Batch", "output & h_n"),
-    "Inside": ("Unrolled by hand", "Gradients", "Trained units"),
+    "Inside": ("Unrolled by hand", "Weights", "Gradients", "Trained units"),
     "Code": ("Code & downloads",),
 }
 VIEWS = tuple(view for views in GROUPS.values() for view in views)

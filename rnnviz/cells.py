@@ -48,6 +48,17 @@ def gru_step(x, h, c, w):
     return {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h}
 
 
+def paper_gru_step(x, h, c, w):
+    """One GRU step as Cho et al. (2014) wrote it, the reset gate on h before W_hn: n_t = tanh(W_in x_t + b_in +
+    W_hn (r_t * h) + b_hn). torch's gru_step applies r_t after the product; the relation gru-matches-paper compares."""
+    x_r, x_z, x_n = F.linear(x, w["weight_ih"], w["bias_ih"]).chunk(3, dim=1)  # each (B, H)
+    h_r, h_z, _ = F.linear(h, w["weight_hh"], w["bias_hh"]).chunk(3, dim=1)  # each (B, H)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + F.linear(r * h, w["weight_hh"].chunk(3)[2], w["bias_hh"].chunk(3)[2]))  # (B, H)
+    return {"r": r, "z": z, "n": n, "h": (1 - z) * n + z * h}
+
+
 # -----------------------------------------------------------------------------
 # The registry
 

@@ -258,8 +258,11 @@ def _check_initial_state(config: Config) -> None:
 def _check_dropout(config: Config) -> None:
     if config.draws_masks and config.device == "cuda":
         raise ConfigError(
-            "Train mode with dropout draws its masks from the CPU generator, so it runs on the CPU: "
-            "use device cpu or auto (cuDNN keeps a dropout state of its own that no seed reproduces)."
+            "Train mode with dropout draws its masks from the CPU generator, so it runs on the CPU: use device cpu "
+            "or auto. On CUDA, cuDNN draws them from a dropout state of its own: a seed (or a restored generator "
+            "state) rebuilds it, but each call moves it on by itself, so only the first call after that draws its "
+            "masks again, and they are not the CPU's: the CPU run and the exported script's numbers could not be "
+            "matched."
         )
 
 

@@ -890,6 +890,166 @@ def gradient_matches_finite_differences(s: Sizes, extra) -> Spec | None:
 
 
 # -----------------------------------------------------------------------------
+# Under the hood: the weights, the loop over cells, the GRU's own equation, what a GRU returns
+
+
+def is_gru(config) -> bool:
+    """Whether the config's cell is torch's GRU (under any name the registry gives it)."""
+    return CELLS[config.cell].module is torch.nn.GRU
+
+
+@entry("forget-bias-is-one-slice", needs=("forget",))
+def forget_bias_is_one_slice(s: Sizes, extra) -> Spec | None:
+    """The tempting claim that setting the forget gate's slice to 1 in both bias_ih and bias_hh gives a forget bias
+    of 1: the two add, so it is 2, and the layer computes other numbers than with a forget bias of 1. LSTM."""
+    if not CELLS[s.config.cell].has_cell_state:
+        return None
+    n = s.config.hidden
+    rows = f"[{n}:{2 * n}]"
+    return Spec(
+        False,
+        f"The forget gate's rows are {rows} of each bias (the gates stacked i, f, g, o, hidden = {n} rows each), and "
+        "`f_t = sigmoid(W_if x_t + b_if + W_hf h + b_hf)` adds the two biases: setting `bias_ih_l0" + rows + "` and "
+        f"`bias_hh_l0{rows}` both to 1 gives a forget bias of 2. The layer so set computes other numbers than with a "
+        "forget bias of 1 (`bias_ih` 1, `bias_hh` 0), in output, h_n and c_n.",
+        "Papers and Keras have one bias per gate, so 'set the forget bias to 1' reads like one slice to fill; torch "
+        "has two, and they add.",
+        tuple((f"forget_both_{name}", f"forget_one_{name}") for name in ("output", "h_n", "c_n")),
+        test="allclose",
+        tolerance=s.tolerance,
+        coincidence="the forget gate never mattered here: it multiplies c_{t-1}, which is 0 at a first step from "
+        "zeros (a single step), or it saturated to the same value both ways.",
+    )
+
+
+@entry("bias-split-is-free", needs=("bias_split",))
+def bias_split_is_free(s: Sizes, extra) -> Spec:
+    """Moving any part of bias_hh into bias_ih (the same sum) leaves output, h_n (and c_n) unchanged: only
+    b_ih + b_hh enters the cell; a GRU's n rows excepted (r multiplies b_hn), so only its r and z rows move. Always."""
+    c = s.config
+    names = "output, h_n and c_n" if CELLS[c.cell].has_cell_state else "output and h_n"
+    if is_gru(c):
+        H = c.hidden
+        statement = (
+            f"A random part of rows 0:{2 * H} (r and z) of every `bias_hh` moved into its `bias_ih` (each sum kept) "
+            f"leaves {names} unchanged: only `b_ih + b_hh` enters the r and z gates. Rows {2 * H}:{3 * H} (n) are "
+            "not free: torch computes `n_t = tanh(W_in x_t + b_in + r_t * (W_hn h + b_hn))`, so the reset gate "
+            "multiplies b_hn and not b_in."
+        )
+    else:
+        statement = (
+            f"A random part of every `bias_hh` moved into its `bias_ih` (each sum kept) leaves {names} unchanged: "
+            "only `b_ih + b_hh` enters the cell, so a model with a single bias per gate loads as `bias_ih = b`, "
+            "`bias_hh = 0`."
+        )
+    return Spec(
+        True,
+        statement,
+        "Each gate adds `W_i x_t + b_i` and `W_h h + b_h`: the two biases reach it only as their sum.",
+        _runs_equal(s, "bias_split"),
+        test="allclose",
+        tolerance=s.tolerance,
+    )
+
+
+@entry("cell-loop-equals-module", needs=("cell_loop",))
+def cell_loop_equals_module(s: Sizes, extra) -> Spec:
+    """A Python loop over nn.RNNCell, nn.LSTMCell or nn.GRUCell, one a layer and direction holding the module's
+    weights, gives output and every row of h_n (and c_n). h0 zeros or random, no dropout masks, no proj_size (an
+    LSTMCell has no projection)."""
+    c = s.config
+    cell = f"{s.module}Cell"
+    names = "output, h_n and c_n" if CELLS[c.cell].has_cell_state else "output and h_n"
+    if s.D == 2:
+        backward = (
+            "the backward cell from each sequence's last real step"
+            if c.packed
+            else f"the backward cell from t = T-1 = {s.T - 1}"
+        )
+        order = f"; {backward} down to t = 0"
+    else:
+        order = ""
+    steps = "each sequence stepping to its own length" if c.packed else f"every sequence stepping all T = {s.T} steps"
+    above = (
+        f", layer l + 1 reading layer l's outputs{' (both directions side by side)' * (s.D == 2)}" if s.L > 1 else ""
+    )
+    return Spec(
+        True,
+        f"A Python loop over `{cell}`, {s.L * s.D} {'cell' if s.L * s.D == 1 else 'cells'} (one a layer and direction) "
+        f"holding the module's weights, gives {names}: `h = cell(x[t], h)` at each step, {steps}{order}{above}.",
+        f"{s.module} runs that very loop in C++ (cuDNN on a GPU), the same cell at every step. So two modules built "
+        "separately differ only because their weights do: copy the weights and they compute the same numbers.",
+        _runs_equal(s, "cell_loop"),
+        test="allclose",
+        tolerance=s.tolerance,
+    )
+
+
+@entry("gru-matches-paper", needs=("ref", "paper"))
+def gru_matches_paper(s: Sizes, extra) -> Spec | None:
+    """The tempting claim that torch's GRU computes Cho et al.'s candidate n = tanh(W_in x + b_in + W_hn (r * h) +
+    b_hn): torch applies the reset gate after the product, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). GRU, h0
+    zeros, no dropout masks."""
+    if not is_gru(s.config):
+        return None
+    return Spec(
+        False,
+        "torch's GRU applies the reset gate after the matrix product, `n_t = tanh(W_in x_t + b_in + r_t * (W_hn h + "
+        "b_hn))`; Cho et al. (2014) apply it before, `n_t = tanh(W_in x_t + b_in + W_hn (r_t * h) + b_hn)`. The "
+        "paper's equation, computed by hand over the same weights, gives other output and h_n than torch's.",
+        "The docs cite the paper, and 'reset gate times h' reads the same either way; the two differ wherever r_t is "
+        "not 1.",
+        (("output", "paper_output"), ("h_n", "paper_h_n")),
+        test="allclose",
+        tolerance=s.tolerance,
+        coincidence="the reset gate saturated to 1 wherever it acts, so the two equations agree.",
+    )
+
+
+def _unpacked(s: Sizes, w: Words) -> str:
+    """What `h, c = h_n` names where h_n has two rows: layer 0 forward, then the next row."""
+    second = "layer 1's forward final state" if s.L == 2 else "layer 0's backward final state"
+    return f"`h` is {w.final(0, 0)}, layer 0's forward final state, and `c` is {w.final(s.L - 1, s.D - 1)}, {second}"
+
+
+@entry("gru-state-unpacks-as-h-c")
+def gru_state_unpacks_as_h_c(s: Sizes, extra) -> Spec | None:
+    """The tempting claim that a GRU's state unpacks as h, c like an LSTM's: h_n is one tensor [L*D, B, H], so
+    `h, c = gru(x)[1]` splits its rows, and raises unless L*D == 2 (where it silently succeeds). GRU."""
+    if not is_gru(s.config):
+        return None
+    w, rows = Words(s), s.L * s.D
+    shape = f"`[L*D, B, H]` = {[rows, s.B, s.H]}"
+    coincidence = Spec.coincidence
+    if rows == 2:
+        unpacked = _unpacked(s, w)
+        statement = (
+            f"`h, c = gru(x)[1]` runs here without an error, but a GRU has no cell state: it returns h_n alone, "
+            f"{shape}, and Python unpacks its first axis, so {unpacked}. With any other `L*D` the same line raises."
+        )
+        coincidence = (
+            f"h_n has exactly `L*D` = 2 rows here, so the line unpacks them: {unpacked}; neither is a cell state."
+        )
+    else:
+        error = (
+            "not enough values to unpack (expected 2, got 1)" if rows == 1 else "too many values to unpack (expected 2)"
+        )
+        statement = (
+            f"`h, c = gru(x)[1]` raises `ValueError: {error}`: a GRU returns h_n alone, {shape}, and Python unpacks "
+            f"its first axis, `L*D` = {rows} {'row' if rows == 1 else 'rows'}. Only an LSTM returns a pair, "
+            "`(h_n, c_n)`."
+        )
+    return Spec(
+        False,
+        statement,
+        "`output, (h_n, c_n) = lstm(x)` is the line everyone has seen, and a GRU is called the same way.",
+        (("torch.tensor(len(h_n))", "torch.tensor(2)"),),
+        coincidence=coincidence,
+        places=tuple(w.places),
+    )
+
+
+# -----------------------------------------------------------------------------
 # Evaluation
 
 

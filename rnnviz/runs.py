@@ -10,15 +10,20 @@ import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 import torch
+from torch import nn
 
 from rnnviz import model
-from rnnviz.cells import CELLS, step_code
+from rnnviz.cell_loop import cell_loop, make_cells
+from rnnviz.cells import CELLS, paper_gru_step, step_code
 from rnnviz.config import Config
 from rnnviz.model import (
+    BUILD_LOCK,
     RunResult,
+    Stack,
     cat_states,
     contract_threads,
     direction_module,
@@ -33,8 +38,9 @@ from rnnviz.model import (
 )
 from rnnviz.positions import first_step, last_step
 from rnnviz.recompute import Reference, by_hand, layer_weights, output_gates, recomputable, run_direction
-from rnnviz.relations import Gradients
+from rnnviz.relations import Gradients, is_gru
 from rnnviz.training import trained
+from rnnviz.weights import forget_bias, move_bias
 
 
 def run(config: Config, weights_file=None) -> RunResult:
@@ -280,6 +286,162 @@ def gradient_checks(result: RunResult) -> Gradients:
     return Gradients(values, *finite_difference_check(result, values), FD_TOLERANCE)
 
 
+# -----------------------------------------------------------------------------
+# Under the hood: the run with its weights edited, the loop over cells, the paper's GRU
+
+BIAS_SEED = 0  # the generator of the part of bias_hh moved into bias_ih
+
+
+def free_rows(config: Config) -> int:
+    """The rows of bias_hh whose part may move into bias_ih for free: all of them, but a GRU's r and z only (its b_hn
+    is multiplied by the reset gate)."""
+    gates = CELLS[config.cell].gates
+    return (2 if is_gru(config) else len(gates)) * config.hidden
+
+
+def with_weights(result: RunResult, weights: dict) -> RunResult:
+    """The run holding other weights (rebuild it to see what they compute)."""
+    return dataclasses.replace(result, weights=MappingProxyType(weights))
+
+
+def bias_split(result: RunResult) -> Stack:
+    """The stack rebuilt with a seeded random part of every bias_hh moved into its bias_ih (free rows only)."""
+    return rebuild(with_weights(result, move_bias(result.weights, free_rows(result.config), BIAS_SEED)))
+
+
+def _bias_split_code(result: RunResult) -> str:
+    rows = free_rows(result.config)
+    return f"""
+right = weights  # the run's weights, kept
+weights = move_bias(right, {rows}, {BIAS_SEED})  # a random part of rows :{rows} of every bias_hh moved into bias_ih
+bias_split_output, bias_split_h_n, bias_split_c_n, bias_split_hv = rebuild(False)
+weights = right
+"""
+
+
+class Forget(NamedTuple):
+    """An LSTM rebuilt twice: its forget slices 1 in both biases, and 1 in bias_ih, 0 in bias_hh."""
+
+    both_output: torch.Tensor
+    both_h_n: torch.Tensor
+    both_c_n: torch.Tensor
+    one_output: torch.Tensor
+    one_h_n: torch.Tensor
+    one_c_n: torch.Tensor
+
+
+def forget(result: RunResult) -> Forget:
+    """The stack rebuilt with every forget slice 1 in bias_ih and bias_hh, then 1 in bias_ih and 0 in bias_hh."""
+    hidden = result.config.hidden
+    both, one = (rebuild(with_weights(result, forget_bias(result.weights, hidden, 1.0, hh))) for hh in (1.0, 0.0))
+    return Forget(both.output, both.h_n, both.c_n, one.output, one.h_n, one.c_n)
+
+
+def _forget_code(result: RunResult) -> str:
+    hidden = result.config.hidden
+    return f"""
+right = weights  # the run's weights, kept; rows {hidden}:{2 * hidden} of each bias are the forget gate's (i, f, g, o)
+weights = forget_bias(right, {hidden}, 1.0, 1.0)  # 1 in both biases: they add, a forget bias of 2
+forget_both_output, forget_both_h_n, forget_both_c_n, _ = rebuild(False)
+weights = forget_bias(right, {hidden}, 1.0, 0.0)  # a forget bias of 1
+forget_one_output, forget_one_h_n, forget_one_c_n, _ = rebuild(False)
+weights = right
+"""
+
+
+def _weights_code(result: RunResult) -> str:
+    """The functions that edit the weights: plain torch, their very source."""
+    sources = "\n\n".join(inspect.getsource(f) for f in (forget_bias, move_bias))
+    return "\n# --- The weights edited -------------------------------------------------------\n" + sources
+
+
+class Loop(NamedTuple):
+    """The run stepped by a Python loop over torch's cells, laid out like the run's tensors."""
+
+    output: torch.Tensor
+    h_n: torch.Tensor  # (L*D, B, H)
+    c_n: torch.Tensor | None  # (L*D, B, hidden) for an LSTM
+
+
+def _cell_module(config: Config) -> type:
+    """torch's cell of the config's module: nn.RNNCell, nn.LSTMCell or nn.GRUCell."""
+    return getattr(nn, f"{CELLS[config.cell].module.__name__}Cell")
+
+
+def _cell_options(config: Config) -> str:
+    return f", nonlinearity={config.nonlinearity!r}" if CELLS[config.cell].has_nonlinearity else ""
+
+
+def loop(result: RunResult) -> Loop:
+    """The run again as a Python loop over nn.RNNCell, nn.LSTMCell or nn.GRUCell holding its weights, on the CPU."""
+    c = result.config
+    options = {"nonlinearity": c.nonlinearity} if CELLS[c.cell].has_nonlinearity else {}
+
+    def make(inputs):
+        return _cell_module(c)(inputs, c.hidden, **options)
+
+    with BUILD_LOCK, torch.random.fork_rng(devices=[]):  # their random init is overwritten: leave the RNG alone
+        cells = make_cells(make, result.weights, c.layers, c.directions)
+    x = _time_major(result)  # (T, B, E)
+    lengths = result.batch.lengths if c.packed else [x.shape[0]] * x.shape[1]
+    with contract_threads(), torch.no_grad():
+        output, h_n, c_n = cell_loop(cells, x, lengths, result.h_0, result.c_0)  # (T, B, D*H)
+    return Loop(output.transpose(0, 1) if c.batch_first else output, h_n, c_n)
+
+
+def _loop_code(result: RunResult) -> str:
+    c = result.config
+    x = "embedded.transpose(0, 1)" if c.batch_first else "embedded"
+    lengths = "lengths" if c.packed else "[x.shape[0]] * x.shape[1]"
+    to_layout = ".transpose(0, 1)" if c.batch_first else ""
+    cell = f"nn.{_cell_module(c).__name__}"
+    sources = "\n\n".join(inspect.getsource(f) for f in (make_cells, cell_loop))
+    return f"""
+# --- The loop the module runs: {cell}, one a layer and direction, its weights --
+{sources}
+
+
+def make_cell(inputs):
+    \"\"\"An empty cell (make_cells puts the run's weights in place of its random init).\"\"\"
+    return {cell}(inputs, {c.hidden}{_cell_options(c)})
+
+
+x = {x}  # (T, B, E)
+with torch.no_grad():
+    cells = make_cells(make_cell, weights, {c.layers}, {c.directions})
+    cell_loop_output, cell_loop_h_n, cell_loop_c_n = cell_loop(cells, x, {lengths}, h_0, c_0)
+cell_loop_output = cell_loop_output{to_layout}
+"""
+
+
+class Paper(NamedTuple):
+    """A GRU recomputed by hand with Cho et al.'s candidate n_t, the reset gate before W_hn."""
+
+    output: torch.Tensor  # like the run's output
+    h_n: torch.Tensor  # (L*D, B, H)
+
+
+def paper(result: RunResult) -> Paper:
+    """The hand recomputation (rnnviz.recompute.by_hand) with paper_gru_step for torch's gru_step."""
+    c = result.config
+    x = _time_major(result)  # (T, B, E)
+    lengths = torch.tensor(result.batch.lengths if c.packed else [x.shape[0]] * x.shape[1])  # (B,)
+    with contract_threads(), torch.no_grad():
+        layers, _, h_n, _ = by_hand(paper_gru_step, x, lengths, dict(result.weights), c.layers, c.directions, c.hidden)
+    return Paper(layers[-1].transpose(0, 1) if c.batch_first else layers[-1], h_n)
+
+
+def _paper_code(result: RunResult) -> str:
+    c = result.config
+    to_layout = ".transpose(0, 1)" if c.batch_first else ""
+    return f"""
+{inspect.getsource(paper_gru_step)}
+
+paper_layers, _, paper_h_n, _ = by_hand(paper_gru_step, x, steps, weights, {c.layers}, {c.directions}, {c.hidden})
+paper_output = paper_layers[-1]{to_layout}  # the paper's GRU: r_t applied to h before W_hn
+"""
+
+
 COMPARISONS = (
     Comparison(
         "ref",
@@ -385,6 +547,40 @@ COMPARISONS = (
         compute=lambda result, reference: gradient_checks(result),
         code=None,
         on_request=True,
+    ),
+    Comparison(
+        "bias_split",
+        "The stack from one-layer modules, a seeded random part of every bias_hh moved into its bias_ih (a GRU's r "
+        "and z rows only): always.",
+        applies=lambda r: True,
+        compute=lambda result, reference: bias_split(result),
+        code=_bias_split_code,
+        setup=(_rebuild_code, _weights_code),
+    ),
+    Comparison(
+        "forget",
+        "The stack from one-layer modules twice: every forget slice 1 in both biases, and 1 in bias_ih, 0 in "
+        "bias_hh: LSTM.",
+        applies=lambda r: CELLS[r.config.cell].has_cell_state,
+        compute=lambda result, reference: forget(result),
+        code=_forget_code,
+        setup=(_rebuild_code, _weights_code),
+    ),
+    Comparison(
+        "cell_loop",
+        "A Python loop over nn.RNNCell, nn.LSTMCell or nn.GRUCell holding the weights: h0 zeros or random, no masks, "
+        "no proj_size (nn.LSTMCell has no projection).",
+        applies=lambda r: not r.config.proj and r.config.h0 != "carry" and not r.config.draws_masks,
+        compute=lambda result, reference: loop(result),
+        code=_loop_code,
+    ),
+    Comparison(
+        "paper",
+        "The cell equations by hand with Cho et al.'s GRU candidate, the reset gate before W_hn: GRU, h0 zeros, no "
+        "masks.",
+        applies=lambda r: is_gru(r.config) and r.config.h0 == "zeros" and not r.config.draws_masks,
+        compute=lambda result, reference: paper(result),
+        code=_paper_code,
     ),
 )
 

@@ -138,7 +138,7 @@ def test_default_page_renders_the_blog_view():
     assert_clean(at)
     assert_shapes(at, [8, 3, 5], [1, 3, 5])
     assert (
-        ":green[guaranteed, hold: 5] · :gray[lessons: 1] · :blue[coincidences: 0] · :gray[contradictions: 0]"
+        ":green[guaranteed, hold: 7] · :gray[lessons: 1] · :blue[coincidences: 0] · :gray[contradictions: 0]"
         in shapes_line(at)
     )
     assert at.session_state["preset"] == "single-uni"
@@ -152,6 +152,8 @@ def test_default_page_renders_the_blog_view():
         "final-output-is-forward-h_n": "green",
         "true-last-step-is-h_n": "gray",
         "reference-recompute": "green",
+        "bias-split-is-free": "green",
+        "cell-loop-equals-module": "green",
     }
     assert not at.warning
 
@@ -375,6 +377,7 @@ TAB_CONTENT = {  # what only that tab's section puts on the page
     "output & h_n": lambda at: charts_with(at, "step"),
     "Unrolled by hand": lambda at: at.latex,
     "Code & downloads": lambda at: at.get("download_button"),
+    "Weights": lambda at: charts_with(at, "gate"),
 }
 
 
@@ -961,3 +964,47 @@ def test_the_code_tab_puts_the_short_proof_above_the_full_script():
     exec(compile(proof, "proof", "exec"), namespace)  # it runs as is
     torch.set_grad_enabled(True)  # the proof turned autograd off, for its exact numbers
     assert torch.equal(namespace["output"], analyse(PRESETS["packed"]).result.output)
+
+
+@pytest.mark.parametrize(
+    ("params", "config"),
+    [
+        ({"cell": "RNN"}, Config()),
+        ({"cell": "LSTM", "proj": "2", "layers": "2"}, Config(cell="lstm", proj=2, layers=2)),
+        ({"cell": "GRU", "bidirectional": "true"}, Config(cell="gru", bidirectional=True)),
+    ],
+)
+def test_the_weights_tab_shows_every_parameter_its_gate_rows_and_the_count(params, config):
+    """Against torch's own module of the config's sizes: names, shapes, the gates' rows in torch's order, the count."""
+    at = fresh_app(tab="Weights", **params).run()
+    assert_clean(at)
+    kwargs = {"proj_size": config.proj} if config.proj else {}
+    rnn = getattr(torch.nn, config.cell.upper())(config.embedding, config.hidden, config.layers,
+                                                 bidirectional=config.bidirectional, **kwargs)  # fmt: skip
+    named = [(name, str(list(w.shape))) for name, w in rnn.named_parameters()]
+    (table,) = [d.value for d in at.dataframe if "rows by gate" in d.value.columns]
+    assert list(zip(table["name"], table["shape"], strict=True)) == named
+    count = sum(w.numel() for w in rnn.parameters())
+    assert any(f"learns **{count:,}** numbers" in m.value for m in at.markdown)
+    (chart,) = charts_with(at, "gate")
+    rows = chart[1]
+    gates = {"rnn": ["h"], "lstm": ["i", "f", "g", "o"], "gru": ["r", "z", "n"]}[config.cell]
+    H = config.hidden
+    for name, w in rnn.named_parameters():
+        blocks = rows[rows.parameter == name]
+        if name.startswith("weight_hr"):
+            assert list(blocks.gate) == ["proj"] and list(blocks.stop) == [config.proj]
+            continue
+        assert list(blocks.gate) == gates, name
+        assert list(zip(blocks.start, blocks.stop, strict=True)) == [(k * H, (k + 1) * H) for k in range(len(gates))]
+        assert w.shape[0] == len(gates) * H
+    forget = [d.value for d in at.dataframe if "forget bias" in d.value.columns]
+    if config.cell == "lstm":  # the recipe's numbers: the run's own forget slices, and a forget bias of 1 after
+        weights = analyse(config).result.weights
+        (frame,) = forget
+        assert list(frame["bias_ih_l0[f]"]) == weights["bias_ih_l0"][H : 2 * H].tolist()
+        assert list(frame["bias_hh_l0[f]"]) == weights["bias_hh_l0"][H : 2 * H].tolist()
+        assert list(frame["after"]) == [1.0] * H
+        assert any("rnn.bias_ih_l0[H : 2 * H]" in c.value for c in at.code)
+    else:
+        assert forget == []

@@ -9,6 +9,7 @@ import pytest
 import torch
 from conftest import ROOT, configs
 from hypothesis import given, settings
+from torch import nn
 
 from rnnviz import Config, run
 from rnnviz.anatomy import cells
@@ -16,9 +17,11 @@ from rnnviz.charts.diagram import CELL_STATE, H_0, ROLES, diagram, lanes
 from rnnviz.charts.diagram import ROW_PX as ROW_PX_DIAGRAM
 from rnnviz.charts.heatmaps import ROW_PX, h_n_heatmap, output_heatmap, shown_columns, units_shown, value_extent
 from rnnviz.charts.style import INK
+from rnnviz.charts.weights import GATE_COLOURS, gate_rows_chart
 from rnnviz.config import MAX_CELLS
 from rnnviz.model import layer_by_layer
 from rnnviz.recompute import recompute
+from rnnviz.weights import anatomy
 
 
 def rows(spec):
@@ -330,3 +333,23 @@ def test_an_lstms_names_sit_one_a_cell_sized_to_it():
     assert "lineBreak" not in name and "bandwidth('x')" in name["fontSize"]["expr"]
     assert {"h_n[1]", "c_n[1]"} <= set(rows(spec)["name"])
     assert [role for role, _ in spec["usermeta"]["legend"]] == [*ROLES[:4], CELL_STATE]  # drawn by the page
+
+
+# -----------------------------------------------------------------------------
+# The Weights tab's chart: every parameter's rows, a block per gate
+
+
+def test_gate_rows_chart_draws_every_block_in_torchs_order():
+    rnn = nn.LSTM(3, 4, num_layers=2, proj_size=2, bidirectional=True)
+    spec = gate_rows_chart(anatomy(dict(rnn.named_parameters()), "lstm"))
+    frame = rows(spec)
+    names = [name for name, _ in rnn.named_parameters()]
+    assert list(dict.fromkeys(frame.parameter)) == names
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == names  # top to bottom as torch lists them
+    for name, w in rnn.named_parameters():
+        blocks = frame[frame.parameter == name]
+        assert blocks.stop.max() == w.shape[0]  # the blocks cover every row, without a gap
+        assert list(blocks.start[1:]) == list(blocks.stop[:-1])
+        assert list(blocks.gate) == (["proj"] if name.startswith("weight_hr") else ["i", "f", "g", "o"])
+    colour = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert colour == {"domain": ["i", "f", "g", "o", "proj"], "range": [GATE_COLOURS[g] for g in colour["domain"]]}

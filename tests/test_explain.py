@@ -265,6 +265,7 @@ def test_every_comparison_from_the_weights_runs_on_a_users_module():
         ("lstm", True, False, True, 4),  # B == L*D with 2 layers
         ("gru", True, True, True, 2),
         ("rnn", False, False, False, 2),
+        ("gru", False, False, False, 2),  # from zeros: the paper's GRU by hand
     ]:
         torch.manual_seed(5)
         module = MODULES[cell](3, 4, num_layers=2, bidirectional=bidirectional)

@@ -510,6 +510,226 @@ def test_cpu_matches_cuda(device):
 
 
 # -----------------------------------------------------------------------------
+# Under the hood: the weights edited, the loop over cells, the paper's GRU, what a GRU returns
+
+
+def direct(result):
+    """Whether the run is one plain call here (no chunks, no dropout masks): the entries' tests call torch's module."""
+    return result.config.h0 != "carry" and not result.config.draws_masks
+
+
+def call_with(result, edit):
+    """torch's own module of the run after edit(module) (its parameters, under no_grad), called as the run was:
+    output (T, B, D*H), h_n and c_n (None for RNN and GRU)."""
+    module = torch_module(result)
+    with torch.no_grad():
+        edit(module)
+    x = time_major(result.embedded, result.config.batch_first)  # (T, B, E)
+    out, final = torch_call(module, x, result.batch.lengths, result.config.packed, initial(result))
+    h_n, c_n = final if isinstance(final, tuple) else (final, None)
+    return out, h_n, c_n
+
+
+def close_to_run(r: Run, out, h_n, c_n) -> bool:
+    return all_close(r.config, [(r.out, out), (r.result.h_n, h_n), (r.result.c_n, c_n)])
+
+
+@FEW
+@given(configs(extended=True, cell="lstm"))
+def test_forget_bias_is_one_slice(config):
+    r = Run(config)
+    H = config.hidden
+    if not direct(r.result):  # chunks or masks: rnnviz's rebuild; the kind is the config's
+        assert r.relations["forget-bias-is-one-slice"].kind == "lesson"
+        return
+    runs = []
+    for hh in (1.0, 0.0):  # both slices 1, then bias_ih's 1 and bias_hh's 0
+
+        def edit(module, hh=hh):
+            for name, p in module.named_parameters():
+                if name.startswith("bias_"):
+                    p[H : 2 * H] = 1.0 if name.startswith("bias_ih") else hh
+            assert torch.equal(module.bias_ih_l0[H : 2 * H] + module.bias_hh_l0[H : 2 * H], torch.full((H,), 1 + hh))
+
+        runs.append(call_with(r.result, edit))
+    holds = all_close(config, list(zip(*runs, strict=True)))
+    assert_relation(r, "forget-bias-is-one-slice", True, False, holds)
+
+
+def test_forget_bias_is_one_slice_only_for_an_lstm():
+    for cell in ("rnn", "gru"):
+        assert "forget-bias-is-one-slice" not in Run(Config(cell=cell)).relations
+    rel = Run(Config(cell="lstm", hidden=4)).relations["forget-bias-is-one-slice"]
+    assert (rel.verdict, rel.colour) == ("lesson", "gray")
+    assert "`bias_ih_l0[4:8]` and `bias_hh_l0[4:8]` both to 1 gives a forget bias of 2" in rel.statement
+
+
+@FEW
+@given(configs(extended=True), st.integers(0, 2**32 - 1))
+def test_bias_split_is_free(config, seed):
+    """Any part (another seed than rnnviz's) of bias_hh moved into bias_ih, in torch's own module: the run's numbers;
+    a GRU's r and z rows only."""
+    r = Run(config)
+    holds = r.relations["bias-split-is-free"].holds
+    if direct(r.result):
+        rows = (2 if config.cell == "gru" else {"rnn": 1, "lstm": 4}[config.cell]) * config.hidden
+        generator = torch.Generator().manual_seed(seed)
+
+        def edit(module):
+            for name, p in module.named_parameters():
+                if name.startswith("bias_hh"):
+                    part = torch.randn(rows, generator=generator, dtype=p.dtype)
+                    p[:rows] -= part
+                    getattr(module, name.replace("bias_hh", "bias_ih"))[:rows] += part
+
+        holds = close_to_run(r, *call_with(r.result, edit))
+    assert_relation(r, "bias-split-is-free", True, holds=holds)
+    assert holds
+
+
+def test_bias_split_of_a_gru_n_rows_is_not_free():
+    """Why bias-split-is-free leaves a GRU's n rows alone: moving them changes the numbers (r multiplies b_hn)."""
+    r = Run(Config(cell="gru", hidden=4))
+
+    def edit(module):
+        module.bias_ih_l0[8:] += 1.0
+        module.bias_hh_l0[8:] -= 1.0
+
+    assert not close_to_run(r, *call_with(r.result, edit))
+    assert "rows 0:8 (r and z)" in r.relations["bias-split-is-free"].statement
+    assert "Rows 8:12 (n) are not free" in r.relations["bias-split-is-free"].statement
+
+
+def own_cell_loop(result):
+    """Each sequence alone through torch's cells, one layer and direction at a time, only its real steps when packed
+    (the backward cell from its last one), from h_0 (and c_0): output (T, B, D*H), h_n, c_n."""
+    c = result.config
+    L, D, B, hidden = c.layers, 2 if c.bidirectional else 1, len(c.sequences), c.hidden
+    x = time_major(result.embedded, c.batch_first)  # (T, B, E)
+    T, lstm = x.shape[0], c.cell == "lstm"
+    options = {"nonlinearity": c.nonlinearity} if c.cell == "rnn" else {}
+    out = torch.zeros(T, B, D * hidden, dtype=x.dtype)
+    h_n, c_n = torch.zeros(L * D, B, hidden, dtype=x.dtype), torch.zeros(L * D, B, hidden, dtype=x.dtype)
+    with torch.no_grad():
+        for b in range(B):
+            n = result.batch.lengths[b] if c.packed else T
+            inputs = x[:n, b]  # (n, E)
+            for layer in range(L):
+                below = torch.zeros(n, D * hidden, dtype=x.dtype)  # (n, D*H)
+                for d in range(D):
+                    k, suffix = layer * D + d, f"_l{layer}" + ("_reverse" if d else "")
+                    with torch.random.fork_rng(devices=[]):
+                        cell = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[c.cell](
+                            inputs.shape[1], hidden, **options
+                        ).to(x.dtype)
+                    cell.load_state_dict({name: result.weights[name + suffix] for name in cell.state_dict()})
+                    h = result.h_0[k, b : b + 1] if result.h_0 is not None else None
+                    state = (h, result.c_0[k, b : b + 1]) if lstm and h is not None else h
+                    for t in range(n - 1, -1, -1) if d else range(n):
+                        state = cell(inputs[t : t + 1], state)
+                        below[t, d * hidden : (d + 1) * hidden] = state[0][0] if lstm else state[0]
+                    h_n[k, b] = state[0][0] if lstm else state[0]
+                    c_n[k, b] = state[1][0] if lstm else 0
+                inputs = below
+            out[:n, b] = inputs
+    return out, h_n, c_n if lstm else None
+
+
+@FEW
+@given(configs(extended=True))
+def test_cell_loop_equals_module(config):
+    r = Run(config)
+    applies = not config.proj and direct(r.result)
+    holds = applies and close_to_run(r, *own_cell_loop(r.result))
+    assert_relation(r, "cell-loop-equals-module", applies, holds=holds)
+    if applies:
+        assert holds
+
+
+def test_cell_loop_is_said_per_layer_and_direction():
+    packed = Run(Config(cell="gru", layers=2, bidirectional=True, packed=True)).relations["cell-loop-equals-module"]
+    assert "`nn.GRUCell`, 4 cells" in packed.statement
+    assert "the backward cell from each sequence's last real step" in packed.statement
+    assert "differ only because their weights do" in packed.why
+    padded = Run(Config(cell="lstm", bidirectional=True)).relations["cell-loop-equals-module"]
+    assert "the backward cell from t = T-1 = 7" in padded.statement
+    assert "c_n" in padded.statement
+    assert "cell-loop-equals-module" not in Run(Config(cell="lstm", hidden=4, proj=2)).relations
+
+
+def paper_stack(result):
+    """Cho et al.'s GRU by hand, each sequence alone (its real steps when packed): output (T, B, D*H), h_n."""
+    c = result.config
+    L, D, B, H = c.layers, 2 if c.bidirectional else 1, len(c.sequences), c.hidden
+    x = time_major(result.embedded, c.batch_first)  # (T, B, E)
+    T = x.shape[0]
+    out, h_n = torch.zeros(T, B, D * H, dtype=x.dtype), torch.zeros(L * D, B, H, dtype=x.dtype)
+    for b in range(B):
+        n = result.batch.lengths[b] if c.packed else T
+        inputs = x[:n, b]  # (n, E)
+        for layer in range(L):
+            below = torch.zeros(n, D * H, dtype=x.dtype)
+            for d in range(D):
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                W_i, W_h = result.weights["weight_ih" + suffix], result.weights["weight_hh" + suffix]  # (3H, .)
+                b_i, b_h = result.weights["bias_ih" + suffix], result.weights["bias_hh" + suffix]  # (3H,)
+                h = torch.zeros(H, dtype=x.dtype)
+                for t in range(n - 1, -1, -1) if d else range(n):
+                    gi, gh = W_i @ inputs[t] + b_i, W_h[: 2 * H] @ h + b_h[: 2 * H]
+                    r, z = torch.sigmoid(gi[:H] + gh[:H]), torch.sigmoid(gi[H : 2 * H] + gh[H:])
+                    candidate = torch.tanh(gi[2 * H :] + W_h[2 * H :] @ (r * h) + b_h[2 * H :])
+                    h = (1 - z) * candidate + z * h
+                    below[t, d * H : (d + 1) * H] = h
+                h_n[layer * D + d, b] = h
+            inputs = below
+        out[:n, b] = inputs
+    return out, h_n
+
+
+@FEW
+@given(configs(extended=True, cell="gru"))
+def test_gru_matches_paper(config):
+    r = Run(config)
+    applies = config.h0 == "zeros" and not config.draws_masks
+    holds = False
+    if applies:
+        out, h_n = paper_stack(r.result)
+        holds = all_close(config, [(r.out, out), (r.result.h_n, h_n)])
+        gap = max(float((r.out - out).abs().max()), float((r.result.h_n - h_n).abs().max()))
+        assert r.relations["gru-matches-paper"].max_abs_diff == pytest.approx(gap, abs=10 * tolerance(config))
+    assert_relation(r, "gru-matches-paper", applies, False, holds)
+
+
+@FEW
+@given(configs(extended=True, cell="gru"))
+def test_gru_state_unpacks_as_h_c(config):
+    """`h, c = gru(x)[1]` on torch's own module: a lesson where it raises, a coincidence where it splits two rows."""
+    r = Run(config)
+    x = time_major(r.result.embedded, config.batch_first)
+    try:
+        h, c = torch_call(torch_module(r.result), x, r.lengths, config.packed, initial(r.result))[1]
+    except ValueError as error:
+        holds = False
+        assert f"raises `ValueError: {error}`" in r.relations["gru-state-unpacks-as-h-c"].statement
+    else:
+        holds = True
+        if direct(r.result):  # one call, as the run was: two rows of its h_n, no cell state
+            assert all_close(config, [(h, r.result.h_n[0]), (c, r.result.h_n[1])])
+    assert holds == (r.L * r.D == 2)
+    assert_relation(r, "gru-state-unpacks-as-h-c", True, False, holds)
+    assert r.relations["gru-state-unpacks-as-h-c"].verdict == ("coincidence" if holds else "lesson")
+
+
+def test_gru_state_unpacks_as_h_c_says_what_h_and_c_hold():
+    two_layers = Run(Config(cell="gru", layers=2)).relations["gru-state-unpacks-as-h-c"]
+    assert "`c` is `h_n[1]`, layer 1's forward final state" in two_layers.statement
+    assert two_layers.colour == "blue" and "neither is a cell state" in two_layers.why
+    bidirectional = Run(Config(cell="gru", bidirectional=True)).relations["gru-state-unpacks-as-h-c"]
+    assert "`c` is `h_n[1]`, layer 0's backward final state" in bidirectional.statement
+    assert "gru-state-unpacks-as-h-c" not in Run(Config(cell="lstm")).relations
+
+
+# -----------------------------------------------------------------------------
 # Every relation: kinds from the config alone, the shown expression is what ran, the derived fields
 
 
@@ -561,7 +781,7 @@ def own_namespace(result, reference) -> dict:
             ns[f"{prefix}_hv"] = other.h_n.view(L, D, B, H)
     # The comparisons that are checked against torch's own modules in their entries' tests above, as rnnviz made them
     for prefix, other in comparisons(result, reference).items():
-        if prefix in ("gate", "alone", "transposed", "nudged"):
+        if prefix in ("gate", "alone", "transposed", "nudged", "bias_split", "forget", "cell_loop", "paper"):
             ns.update({f"{prefix}_{name}": tensor for name, tensor in other._asdict().items()})
     return ns
 
@@ -825,11 +1045,11 @@ def test_the_new_lessons_say_what_is_true():
 def test_the_default_config_computes_no_other_run():
     """Only what applies is computed: the default config's analysis stays as cheap as before."""
     result = run(Config())
-    assert list(comparisons(result, recompute(result))) == ["ref"]
+    assert list(comparisons(result, recompute(result))) == ["ref", "bias_split", "cell_loop"]
     ids = [r.id for r in analyse(Config()).relations]
     assert ids == [
         "output-shape", "h_n-shape", "h_n-layout", "final-output-is-forward-h_n", "true-last-step-is-h_n",
-        "reference-recompute",
+        "reference-recompute", "bias-split-is-free", "cell-loop-equals-module",
     ]  # fmt: skip
 
 

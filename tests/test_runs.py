@@ -24,11 +24,16 @@ def test_every_need_is_a_comparison_and_every_comparison_is_needed():
 @pytest.mark.parametrize(
     ("config", "computed"),
     [
-        (Config(), {"ref"}),
-        (Config(layers=2, bidirectional=True), {"ref", "by_layer", "by_direction", "mirror"}),
-        (Config(h0="carry"), {"whole"}),
-        (Config(layers=2, dropout=0.5, train_mode=True), {"eval", "by_layer"}),
-        (Config(dropout=0.5), {"ref", "eval"}),
+        (Config(), {"ref", "bias_split", "cell_loop"}),
+        (
+            Config(layers=2, bidirectional=True),
+            {"ref", "by_layer", "by_direction", "mirror", "bias_split", "cell_loop"},
+        ),
+        (Config(h0="carry"), {"whole", "bias_split"}),
+        (Config(layers=2, dropout=0.5, train_mode=True), {"eval", "by_layer", "bias_split"}),
+        (Config(dropout=0.5), {"ref", "eval", "bias_split", "cell_loop"}),
+        (Config(cell="lstm", proj=2), {"ref", "gate", "bias_split", "forget"}),
+        (Config(cell="gru"), {"ref", "bias_split", "cell_loop", "paper"}),
     ],
 )
 def test_only_the_comparisons_that_apply_are_computed_and_written(config, computed):

@@ -164,7 +164,17 @@ def test_the_snippet_builds_and_draws_in_the_contracts_order():
     assert positions == sorted(positions)
     assert "dropout=0.5" in body and "def run(device, split=0, train=True, packed=False)" in source
     _, _, eval_source = snippet_for(config.replace(train_mode=False, h0="zeros"))
-    assert "masks = None" in eval_source and "torch.randn" not in eval_source
+    assert "masks = None" in eval_source and "torch.randn(2, 3" not in eval_source  # no h_0 drawn
+
+
+def test_the_snippet_shows_the_cell_loop_the_edited_weights_and_the_papers_gru():
+    _, relations, source = snippet_for(Config(cell="gru", layers=2, packed=True))
+    assert {"cell-loop-equals-module", "bias-split-is-free", "gru-matches-paper"} <= {r.id for r in relations}
+    assert "def cell_loop(cells, x, lengths, h_0, c_0):" in source and "return nn.GRUCell(inputs, 5)" in source
+    assert "cell_loop(cells, x, lengths, h_0, c_0)" in source
+    assert "weights = move_bias(right, 10, 0)" in source and "def paper_gru_step(x, h, c, w):" in source
+    _, _, lstm = snippet_for(Config(cell="lstm"))
+    assert "weights = forget_bias(right, 5, 1.0, 1.0)" in lstm and "def forget_bias(weights, hidden, ih, hh):" in lstm
 
 
 def test_a_trained_model_carries_its_weights_exactly():
