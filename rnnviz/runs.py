@@ -272,6 +272,16 @@ h_0, c_0 = right
 """
 
 
+def _swapped_code(result: RunResult, name: str, swap: str, arguments: str) -> str:
+    """The run again with the batch changed by swap (lines that set inputs, lengths), then the batch put back."""
+    return f"""
+right = inputs, lengths
+{swap}
+_, {name}_output, {name}_h_n, {name}_c_n, *_ = run({result.device!r}{arguments})
+inputs, lengths = right
+"""
+
+
 def gradient_checks(result: RunResult) -> Gradients:
     """The connectivity map of a run and its finite-difference check."""
     from rnnviz.gradients import FD_TOLERANCE, connectivity, finite_difference_check  # torch.func: when asked
@@ -377,6 +387,29 @@ COMPARISONS = (
         and not r.config.draws_masks and min(r.batch.lengths) < r.batch.max_length,
         compute=lambda result, reference: run(result.config.replace(packed=True), result.weights_file),
         code=lambda r: f"_, packed_output, packed_h_n, packed_c_n, *_ = run({r.device!r}, packed=True)  # packed",
+    ),
+    Comparison(
+        "short",
+        "The same config without total_length: the batch padded to its longest sequence only: packed with "
+        "total_length.",
+        applies=lambda r: r.config.total_length > 0,
+        compute=lambda result, reference: run(result.config.replace(total_length=0), result.weights_file),
+        code=lambda r: _swapped_code(r, "short", "inputs = inputs" + (
+            "[:, :max(lengths)]" if r.config.batch_first else "[:max(lengths)]"
+        ) + "  # padded to the longest sequence only: no total_length", ""),
+    ),
+    Comparison(
+        "unsorted",
+        "The same config with the batch as given, packed with enforce_sorted=False: sort manual.",
+        applies=lambda r: r.config.sort == "manual",
+        compute=lambda result, reference: run(result.config.replace(sort="auto"), result.weights_file),
+        code=lambda r: _swapped_code(
+            r,
+            "unsorted",
+            "unsort = sorted(range(len(order)), key=order.__getitem__)  # the inverse permutation\n"
+            f"inputs, lengths = inputs[{':, ' * (not r.config.batch_first)}unsort], [lengths[b] for b in unsort]",
+            ", manual=False",
+        ),
     ),
     Comparison(
         "grad",

@@ -60,13 +60,20 @@ def _batch(c) -> str:
         if c.task != "none"
         else 'vocab = ["<pad>"] + sorted(set("".join(sequences)))'
     )
+    order = (
+        "\norder = sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))  # longest first, ties as given"
+        "\nsequences = [sequences[b] for b in order]  # sorted by hand, for enforce_sorted=True"
+        if c.sort == "manual"
+        else ""
+    )
+    steps = f"{c.total_length}" if c.total_length else "max(lengths)"
     return f"""
 # --- The batch: vocabulary, ids, zero padding ---------------------------------
-sequences = {list(c.sequences)!r}
+sequences = {list(c.sequences)!r}{order}
 {vocab}
 ids = [[vocab.index(ch) for ch in seq] for seq in sequences]
 lengths = [len(seq) for seq in ids]
-padded = torch.zeros(len(ids), max(lengths), dtype=torch.long)  # (B, T)
+padded = torch.zeros(len(ids), {steps}, dtype=torch.long)  # (B, T){"  # T: total_length" * bool(c.total_length)}
 for b, seq in enumerate(ids):
     padded[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
 inputs = {layout}
@@ -114,15 +121,21 @@ def _model(result) -> str:
     handed = {"zeros": "None", "random": "state", "carry": "carried or (None, None)" if lstm else "carried"}[c.h0]
     handed = f"h_0, c_0 = {handed}" if lstm and c.h0 != "zeros" else f"h_0, c_0 = {handed}, None"
     sources = "\n\n".join(inspect.getsource(f) for f in (forward, forward_in_chunks))
+    manual = sorted_arg = sort_state = ""
+    if c.sort == "manual":
+        manual, sorted_arg = ", manual=True", ", enforce_sorted=manual"
+        if c.h0 == "random":
+            columns = "tuple(s[:, order] for s in state)" if lstm else "state[:, order]"
+            sort_state = f"\n    state = {columns} if manual else state  # its columns sorted with the sequences"
     lines = f"""
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 {sources}
 
-def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
+def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}{manual}):
     torch.manual_seed({c.seed})
     embedding = nn.Embedding(len(vocab), {c.embedding}{", padding_idx=0" if c.pad == "zero" else ""})
     rnn = {CELLS[c.cell].module_name}({c.embedding}, {c.hidden}, {kwargs})
-    state = {state}{load}
+    state = {state}{sort_state}{load}
     embedding.{to}
     rnn.{to}
     state = None if state is None else {move}
@@ -130,7 +143,7 @@ def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
         masks = {masks}
         embedded = embedding(inputs.to(device))  # {"(B, T, E)" if c.batch_first else "(T, B, E)"}
-        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split)
+        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split{sorted_arg})
     {pair}
     {handed}  # the state handed to torch as h_0 (random: before t = 0; carry: to the second chunk)
     weights = {{name: p.detach().cpu() for name, p in rnn.named_parameters()}}
