@@ -394,9 +394,12 @@ COMPARISONS = (
         "total_length.",
         applies=lambda r: r.config.total_length > 0,
         compute=lambda result, reference: run(result.config.replace(total_length=0), result.weights_file),
-        code=lambda r: _swapped_code(r, "short", "inputs = inputs" + (
-            "[:, :max(lengths)]" if r.config.batch_first else "[:max(lengths)]"
-        ) + "  # padded to the longest sequence only: no total_length", ""),
+        code=lambda r: _swapped_code(
+            r,
+            "short",
+            f"inputs = inputs[{':, ' * r.config.batch_first}:max(lengths)]  # to the longest sequence: no total_length",
+            "",
+        ),
     ),
     Comparison(
         "unsorted",

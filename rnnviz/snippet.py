@@ -62,7 +62,7 @@ def _batch(c) -> str:
     )
     order = (
         "\norder = sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))  # longest first, ties as given"
-        "\nsequences = [sequences[b] for b in order]  # sorted by hand, for enforce_sorted=True"
+        "\nsequences.sort(key=len, reverse=True)  # sorted by hand, for enforce_sorted=True: sequences[i] was order[i]"
         if c.sort == "manual"
         else ""
     )
@@ -211,13 +211,19 @@ def make_proof(result, relations) -> str:
     vocab = f"vocab = {list(TASK_VOCAB)!r}  # the brackets task's" if c.task != "none" else (
         'vocab = ["<pad>"] + sorted(set("".join(sequences)))'
     )  # fmt: skip
+    sort_lines = [
+        "order = sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))",
+        "sequences.sort(key=len, reverse=True)  # sorted by hand: longest first, ties as given",
+    ] if c.sort == "manual" else []  # fmt: skip
+    steps = c.total_length or "max(lengths)"
     lines = [
         "import torch",
         "torch.set_grad_enabled(False)  # no autograd: the run's very numbers",
         f"sequences = {list(c.sequences)!r}",
+        *sort_lines,
         vocab,
         "lengths = [len(s) for s in sequences]",
-        "ids = torch.tensor([[vocab.index(ch) for ch in s] + [0] * (max(lengths) - len(s)) for s in sequences])",
+        f"ids = torch.tensor([[vocab.index(ch) for ch in s] + [0] * ({steps} - len(s)) for s in sequences])",
         f"torch.manual_seed({c.seed})",
         f"embedding, rnn = torch.nn.Embedding(len(vocab), {c.embedding}{', padding_idx=0' * (c.pad == 'zero')}), "
         f"torch.{cell.module_name}({c.embedding}, {c.hidden}, {options})",
@@ -225,8 +231,9 @@ def make_proof(result, relations) -> str:
     dtype = f"torch.{c.dtype}"
     state = ""
     if c.h0 == "random":
-        h_0 = f"torch.randn({rows}, {B}, {H}).to({dtype})"
-        lines.append(f"h_0, c_0 = {h_0}, torch.randn({rows}, {B}, {c.hidden}).to({dtype})" if cell.has_cell_state
+        h_0 = f"torch.randn({rows}, {B}, {H}){'[:, order]' * (c.sort == 'manual')}.to({dtype})"
+        c_0 = f"torch.randn({rows}, {B}, {c.hidden}){'[:, order]' * (c.sort == 'manual')}.to({dtype})"
+        lines.append(f"h_0, c_0 = {h_0}, {c_0}" if cell.has_cell_state
                      else f"h_0 = {h_0}")  # fmt: skip
         state = ", (h_0, c_0)" if cell.has_cell_state else ", h_0"
     if c.dtype != "float32" or c.dropout:
@@ -249,14 +256,15 @@ def make_proof(result, relations) -> str:
 def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
     """The run in the short proof: whole, packed, or in two chunks, the first one's final state carried over."""
     bf = ", batch_first=True" * c.batch_first
-    pack = f"torch.nn.utils.rnn.pack_padded_sequence({{}}, {{}}{bf}, enforce_sorted=False)"
+    pack = f"torch.nn.utils.rnn.pack_padded_sequence({{}}, {{}}{bf}, enforce_sorted={c.sort == 'manual'})"
     unpack = f"torch.nn.utils.rnn.pad_packed_sequence({{}}{bf}, total_length={{}})[0]"
+    steps = str(c.total_length) if c.total_length else "max(lengths)"
     if c.h0 != "carry":
         if not c.packed:
             return [f"output, {final} = rnn({inputs}{state})"]
         return [
             f"packed, {final} = rnn({pack.format(inputs, 'lengths')}{state})  # each sequence stops at its length",
-            f"output = {unpack.format('packed', 'max(lengths)')}",
+            f"output = {unpack.format('packed', steps)}",
         ]
     K, time = c.chunk, "[:, {}]" if c.batch_first else "[{}]"
     carried = "(h_0, c_0)" if final != "h_n" else "h_0"
@@ -266,7 +274,7 @@ def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
         lines += [
             "def run(x, lengths, *state):  # packed: each sequence stops at its own length",
             f"    out, final = rnn({pack.format('x', 'lengths')}, *state)",
-            f"    return {unpack.format('out', 'max(lengths)')}, final",
+            f"    return {unpack.format('out', f'x.shape[{int(c.batch_first)}]')}, final",
         ]
         first, second = f"run({first}, [min(n, {K}) for n in lengths])", f"run({second}, [n - {K} for n in lengths], "
     else:
