@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import DEVICES, configs, sequences, time_major
+from conftest import DEVICES, around_configs, configs, sequences, time_major
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -477,6 +477,80 @@ def test_zero_padding_is_harmless(config):
         holds = all_close(config, [(r.result.h_n, final[0] if isinstance(final, tuple) else final)])
         assert not x[r.T - 1, r.lengths.index(min(r.lengths))].any()  # a pad step: zeros
     assert_relation(r, "zero-padding-is-harmless", applies, False, holds)
+
+
+def plain_part(config: Config) -> bool:
+    """Whether a plain module call on the embedded batch is the run: in one piece, no dropout masks."""
+    return config.h0 != "carry" and not config.draws_masks
+
+
+@FEW
+@given(around_configs())
+def test_total_length_pads_output(config):
+    r = Run(config)
+    N, T = config.total_length or max(r.lengths), max(r.lengths)
+    assert r.result.batch.max_length == N and r.out.shape[0] == N
+    holds = not r.out[T:].any()  # past the longest sequence: pad_packed_sequence's zeros
+    if plain_part(config):  # torch's own module on the batch cut to T, unpacked without total_length
+        x = time_major(r.result.embedded, config.batch_first)[:T]  # (T, B, E)
+        sequence = pack_padded_sequence(x, torch.tensor(r.result.batch.lengths), enforce_sorted=False)
+        with torch.no_grad():
+            out, final = torch_module(r.result)(sequence, initial(r.result))
+        out = pad_packed_sequence(out)[0]  # (T, B, D*H): no total_length
+        assert out.shape[0] == T
+        h_n = final[0] if config.cell == "lstm" else final
+        holds = holds and all_close(config, [(r.out[:T], out), (r.result.h_n, h_n)])
+    assert_relation(r, "total-length-pads-output", config.total_length > 0, holds=holds)
+
+
+@FEW
+@given(around_configs(sort="manual"))
+def test_manual_sort_needs_unsort(config):
+    r = Run(config)
+    order = sorted(range(r.B), key=lambda b: (-r.lengths[b], b))
+    assert r.result.batch.sequences == tuple(config.sequences[b] for b in order)
+    unsort = sorted(range(r.B), key=order.__getitem__)
+    holds = True
+    if plain_part(config):  # torch's own module on the batch as given, enforce_sorted=False
+        x = time_major(r.result.embedded, config.batch_first)[:, unsort]  # (T, B, E), as given
+        given_state = initial(r.result)  # its columns as given, too
+        if given_state is not None:
+            columns = [s[:, unsort] for s in (given_state if config.cell == "lstm" else [given_state])]
+            given_state = tuple(columns) if config.cell == "lstm" else columns[0]
+        out, final = torch_call(torch_module(r.result), x, r.lengths, True, given_state)  # r.lengths: as given
+        h_n = final[0] if config.cell == "lstm" else final
+        holds = all_close(config, [(r.out[:, unsort], out), (r.result.h_n[:, unsort], h_n)])
+    assert_relation(r, "manual-sort-needs-unsort", True, holds=holds)
+    identity = order == list(range(r.B))
+    lesson = r.relations["sorted-h_n-is-in-input-order"]
+    assert lesson.kind == "lesson" and (lesson.verdict == "coincidence") == (identity or lesson.holds)
+    if identity:
+        assert lesson.holds
+
+
+@FEW
+@given(around_configs())
+def test_packed_zeros_mask_attention(config):
+    r = Run(config)
+    N = r.out.shape[0]
+    lengths = torch.tensor(r.result.batch.lengths)
+    pads = torch.arange(N)[:, None] >= lengths[None, :]  # (T, B): past each length
+    applies = bool(pads.any())
+    query = torch.randn(r.D * r.H, generator=torch.Generator().manual_seed(0), dtype=r.out.dtype)
+    weights = torch.softmax(r.out @ query, dim=0)  # (T, B): no mask
+    assert_relation(r, "packed-zeros-mask-attention", applies, False, bool((weights[pads] == 0).all()))
+    assert "packed-zeros-mask-attention" not in Run(config.replace(packed=False, total_length=0, sort="auto",
+                                                                   split=0, h0="zeros")).relations  # fmt: skip
+    if applies:
+        assert not r.out[pads].any()  # the pads' outputs are zeros, their scores 0...
+        masked = torch.softmax((r.out @ query).masked_fill(pads, float("-inf")), dim=0)
+        assert not masked[pads].any()  # ...and only a mask gives them weight 0
+
+
+@settings(max_examples=60)
+@given(around_configs())
+def test_no_contradiction_with_total_length_and_manual_sort(config):
+    assert [r.id for r in analyse(config).relations if r.verdict == "contradiction"] == []
 
 
 @FEW
