@@ -272,6 +272,23 @@ h_0, c_0 = right
 """
 
 
+class Query(NamedTuple):
+    """A query vector to score each step of output against, drawn from a generator of its own (the run's untouched)."""
+
+    query: torch.Tensor  # (D*H,)
+
+
+def query(result: RunResult) -> Query:
+    """A standard normal vector from a generator seeded 0, in the run's dtype (the script: _query_code)."""
+    units = result.output.shape[-1]
+    return Query(torch.randn(units, generator=torch.Generator().manual_seed(0), dtype=result.output.dtype))
+
+
+def _query_code(result: RunResult) -> str:
+    units = result.output.shape[-1]
+    return f"attention_query = torch.randn({units}, generator=torch.Generator().manual_seed(0), dtype=output.dtype)"
+
+
 def _swapped_code(result: RunResult, name: str, swap: str, arguments: str) -> str:
     """The run again with the batch changed by swap (lines that set inputs, lengths), then the batch put back."""
     return f"""
@@ -413,6 +430,13 @@ COMPARISONS = (
             f"inputs, lengths = inputs[{':, ' * (not r.config.batch_first)}unsort], [lengths[b] for b in unsort]",
             ", manual=False",
         ),
+    ),
+    Comparison(
+        "attention",
+        "A seeded query vector for dot-product attention over output: packed, a sequence shorter than T.",
+        applies=lambda r: r.config.packed and min(r.batch.lengths) < r.batch.max_length,
+        compute=lambda result, reference: query(result),
+        code=_query_code,
     ),
     Comparison(
         "grad",
