@@ -617,7 +617,9 @@ def own_namespace(result, reference) -> dict:
     c = result.config
     L, D, B, H = c.layers, 2 if c.bidirectional else 1, len(c.sequences), c.proj or c.hidden
     lengths = [len(s) for s in c.sequences]
-    padding = torch.tensor([[t >= n for n in lengths] for t in range(max(lengths))])  # (T, B)
+    if c.sort == "manual":  # the batch sorted by hand: longest first
+        lengths.sort(reverse=True)
+    padding = torch.tensor([[t >= n for n in lengths] for t in range(c.total_length or max(lengths))])  # (T, B)
     ns = {
         "torch": torch,
         "output": result.output,
@@ -628,6 +630,7 @@ def own_namespace(result, reference) -> dict:
         "c_0": result.c_0,
         "lengths": lengths,
         "padding": padding.t() if c.batch_first else padding,
+        "attention_query": torch.randn(D * H, generator=torch.Generator().manual_seed(0), dtype=result.output.dtype),
     }
     others = {
         "ref": reference,
@@ -637,6 +640,8 @@ def own_namespace(result, reference) -> dict:
         "by_layer": own_stack(result),
         "by_direction": own_stack(result),
         "mirror": own_stack(result, backward=""),
+        "short": run(c.replace(total_length=0)) if c.total_length else None,
+        "unsorted": run(c.replace(sort="auto")) if c.sort == "manual" else None,
     }
     for prefix, other in others.items():
         if other is not None:
@@ -656,6 +661,12 @@ def test_shown_expression_evaluates_to_holds(config):
     ns = own_namespace(result, reference)
     for rel in relations:
         assert bool(eval(rel.expression, dict(ns))) is rel.holds, rel.id
+
+
+@FEW
+@given(around_configs())
+def test_shown_expression_evaluates_to_holds_with_total_length_and_sort(config):
+    test_shown_expression_evaluates_to_holds.hypothesis.inner_test(config)
 
 
 @FEW
