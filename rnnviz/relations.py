@@ -693,9 +693,9 @@ def manual_sort_needs_unsort(s: Sizes, extra) -> Spec:
     pairs = tuple((_given_order(s, name, unsort), other) for name, other in _runs_equal(s, "unsorted"))
     return Spec(
         True,
-        f"Sorted by hand, longest first, the batch's sequences are the given ones in the order {order}: column b of "
-        f"output and h_n belongs to given sequence `order[b]`. Indexed by the inverse permutation, `unsort` = "
-        f"{unsort}, they are the run of the batch as given with enforce_sorted=False.",
+        f"Sorted by hand, longest first, the batch's sequences are the given ones in the order {order}: sequence b "
+        f"of output and h_n (on their batch axis) is given sequence `order[b]`. Indexed by the inverse permutation, "
+        f"`unsort` = {unsort}, they are the run of the batch as given with enforce_sorted=False.",
         "pack_padded_sequence with enforce_sorted=False sorts the batch the same way inside and unsorts output and "
         "h_n before returning them; with enforce_sorted=True it trusts your order and returns the sorted one. Most "
         "runs agree bit for bit; torch gets the same numbers arranged otherwise, and may round a last bit otherwise.",

@@ -62,7 +62,7 @@ def _batch(c) -> str:
     )
     order = (
         "\norder = sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))  # longest first, ties as given"
-        "\nsequences.sort(key=len, reverse=True)  # sorted by hand, for enforce_sorted=True: sequences[i] was order[i]"
+        "\nsequences.sort(key=len, reverse=True)  # by hand, for enforce_sorted=True: sequences[i] is given order[i]"
         if c.sort == "manual"
         else ""
     )
@@ -73,7 +73,7 @@ sequences = {list(c.sequences)!r}{order}
 {vocab}
 ids = [[vocab.index(ch) for ch in seq] for seq in sequences]
 lengths = [len(seq) for seq in ids]
-padded = torch.zeros(len(ids), {steps}, dtype=torch.long)  # (B, T){"  # T: total_length" * bool(c.total_length)}
+padded = torch.zeros(len(ids), {steps}, dtype=torch.long)  # (B, T){": T is total_length" * bool(c.total_length)}
 for b, seq in enumerate(ids):
     padded[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
 inputs = {layout}
