@@ -18,8 +18,8 @@ def recipe_markdown(recipe) -> str:
     else:
         verdict = {True: "holds", False: "contradiction", None: "holds"}[recipe.holds]
         result = "checked: " + ("not checkable on this run" if recipe.holds is None else str(recipe.holds))
-    badge = f":{VERDICT_COLOURS[verdict]}[**{'wrong way' if recipe.lesson else 'recipe'}**]"  # not a badge: those
-    # are the relations' own
+    # coloured words, not a badge: the page's badges are the relations' own
+    badge = f":{VERDICT_COLOURS[verdict]}[**{'wrong way' if recipe.lesson else 'recipe'}**]"
     check = "" if recipe.check is None or recipe.lesson else f"\n```python\n{recipe.check}\n```"
     return (
         f"{badge} :small[{recipe.need} · shape `{list(recipe.value.shape)}`]\n```python\n{recipe.code}\n```\n\n"
