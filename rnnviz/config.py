@@ -173,11 +173,6 @@ class Config:
         return self.split or max(len(seq) for seq in self.sequences) // 2
 
     @property
-    def padded_length(self) -> int:
-        """The batch's padded length: total_length where set, else T, the longest sequence."""
-        return self.total_length or max(len(seq) for seq in self.sequences)
-
-    @property
     def draws_masks(self) -> bool:
         """Whether the forward draws dropout masks: train mode, P > 0 and a layer above the first to feed."""
         return self.train_mode and self.dropout > 0 and self.layers >= 2
