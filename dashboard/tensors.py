@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import bind, cached
 from dashboard.markdown import pick_sequence, sequence_label
+from dashboard.recipes import recipes_ui
 from rnnviz import tables
 from rnnviz.charts.heatmaps import units_shown
 
@@ -69,3 +70,4 @@ def tensors_ui(view):
         st.subheader("c_n, the LSTM's final cell state")
         st.caption(f"[L*D, B, hidden] = {list(result.c_n.shape)}: never projected, so hidden_size units.")
         st.dataframe(tables.state_frame(result.c_n, config, view=True), hide_index=True, column_config=compact)
+    recipes_ui(view)

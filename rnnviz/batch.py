@@ -21,26 +21,32 @@ class Batch:
 
     @property
     def max_length(self) -> int:
-        """T, the padded length."""
-        return max(self.lengths)
+        """T, the padded length: the longest sequence's, or total_length's where the batch is padded further."""
+        return self.padded.shape[1 if self.batch_first else 0]
 
     def token(self, t: int, b: int) -> str:
         """The token sequence b holds at time step t: a character or <pad>."""
         return self.sequences[b][t] if t < self.lengths[b] else PAD
 
 
-def make_batch(sequences: tuple[str, ...], batch_first: bool = False) -> Batch:
-    """Build the vocabulary, the ids and the zero-padded id tensor, as the blog does."""
+def make_batch(sequences: tuple[str, ...], batch_first: bool = False, steps: int = 0) -> Batch:
+    """Build the vocabulary, the ids and the zero-padded id tensor, as the blog does: padded to the longest sequence,
+    or to steps where that is longer."""
     vocab = (PAD, *sorted(set("".join(sequences))))
     index = {ch: i for i, ch in enumerate(vocab)}
     ids = tuple(tuple(index[ch] for ch in seq) for seq in sequences)
     lengths = tuple(len(seq) for seq in ids)
-    padded = torch.zeros(len(ids), max(lengths), dtype=torch.long)  # (B, T)
+    padded = torch.zeros(len(ids), max(*lengths, steps), dtype=torch.long)  # (B, T)
     for b, seq in enumerate(ids):
         padded[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     if not batch_first:
         padded = padded.t().contiguous()  # (T, B)
     return Batch(tuple(sequences), vocab, ids, lengths, padded, batch_first)
+
+
+def length_order(sequences) -> list[int]:
+    """The sequences' indices by length, longest first, ties in their given order: batch[i] is sequences[order[i]]."""
+    return sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))
 
 
 def char_label(token: str) -> str:

@@ -20,6 +20,7 @@ DTYPES = ("float32", "float64")
 INITIAL_STATES = ("zeros", "random", "carry")  # h_0: torch's default, drawn after building, or carried over a split
 TASKS = ("none", "brackets")
 PADS = ("learned", "zero")  # the <pad> token's embedding: a learned row like any token's, or zeros (padding_idx=0)
+SORTS = ("auto", "manual")  # packing: enforce_sorted=False (torch sorts), or the batch sorted by hand (enforce_sorted)
 
 # -----------------------------------------------------------------------------
 # Limits: one link must never be able to take the server down.
@@ -67,6 +68,10 @@ def _own_embedding(values) -> str | None:
     return None if values["task"] == "none" else "for rnnviz's own embedding, not a task's trained one"
 
 
+def _packed_only(values) -> str | None:
+    return None if values["packed"] else "only for a packed batch: pack_padded_sequence and pad_packed_sequence take it"
+
+
 def _task_only(values) -> str | None:
     return None if values["task"] != "none" else "for a task's training (task brackets)"
 
@@ -107,6 +112,15 @@ class Config:
     pad: str = control(
         "learned", "Padding's embedding", "learned: a row of its own, like any token's; zero: "
         "nn.Embedding(padding_idx=0) embeds the `<pad>` token to zeros.", "select", choices=PADS, off=_own_embedding,
+    )  # fmt: skip
+    total_length: int = control(
+        0, "total_length", "Packed: the batch padded to N steps and pad_packed_sequence(..., total_length=N); 0: off, "
+        "the output stops at the longest sequence.", "number", bounds=(0, MAX_LENGTH), off=_packed_only,
+    )  # fmt: skip
+    sort: str = control(
+        "auto", "Sort by length", "auto: pack_padded_sequence(enforce_sorted=False) sorts inside; manual: the batch "
+        "sorted by length, longest first, and packed with enforce_sorted=True.", "select", choices=SORTS,
+        off=_packed_only,
     )  # fmt: skip
     seed: int = control(0, "Seed", "Seeds the embedding, the layer's weights and every random draw.", "number",
                         bounds=(0, MAX_SEED), trains=True)  # fmt: skip
@@ -194,6 +208,7 @@ def validate(config: Config) -> None:
             f"{config.hidden}); 0 turns the projection off."
         )
     _check_initial_state(config)
+    _check_total_length(config)
     _check_dropout(config)
     _check_task(config)
 
@@ -252,6 +267,15 @@ def _check_initial_state(config: Config) -> None:
         raise ConfigError(
             f"Packed, sequence {n} ({min(lengths)} characters) leaves an empty second chunk at split {K}, and "
             f"pack_padded_sequence cannot take a length of 0: use a split below {min(lengths)}, or turn packing off."
+        )
+
+
+def _check_total_length(config: Config) -> None:
+    T = max(len(seq) for seq in config.sequences)
+    if config.total_length and config.total_length < T:
+        raise ConfigError(
+            f"total_length {config.total_length} is shorter than T = {T}, the longest sequence: pad_packed_sequence "
+            f"pads the output to total_length and never cuts it; use 0 (off) or {T} to {MAX_LENGTH}."
         )
 
 

@@ -27,7 +27,8 @@ from rnnviz.runs import COMPARISONS
 from rnnviz.weights_file import Layer, describe
 
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}  # the dtypes the catalog's tolerances cover
-FROM_CONFIG = ("cpu", "whole", "eval", "packed")  # comparisons that run a Config again: a user's module has none
+# Comparisons that run a Config again: a user's module has none.
+FROM_CONFIG = ("cpu", "whole", "eval", "packed", "short", "unsorted")
 VERDICT_MARKS = {"holds": "✓", "lesson": "·", "coincidence": "≈", "contradiction": "✗"}
 
 
@@ -53,6 +54,8 @@ class ModuleConfig:
     dropout: float
     train_mode: bool
     chunk: int = 0  # never carried over a split
+    total_length: int = 0  # rnnviz's own padding past the longest sequence: none (x is read as it was padded)
+    sort: str = "auto"  # rnnviz's own sort by hand: none (the batch is read in its order)
 
     @property
     def directions(self) -> int:

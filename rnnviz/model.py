@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnviz.batch import Batch, make_batch
+from rnnviz.batch import Batch, length_order, make_batch
 from rnnviz.brackets import TASK_VOCAB
 from rnnviz.cells import CELLS
 from rnnviz.config import Config, ConfigError
@@ -104,15 +104,29 @@ def recurrent_module(
 
 
 def initial_state(config: Config, batch_size: int):
-    """A random h_0 (L*D, B, H), and for an LSTM (h_0, c_0 (L*D, B, hidden)): torch.randn, float32, in that order."""
+    """A random h_0 (L*D, B, H), and for an LSTM (h_0, c_0 (L*D, B, hidden)): torch.randn, float32, in that order.
+
+    Drawn for the sequences as given: sorted by hand (sort manual), its columns are sorted with them.
+    """
     rows = config.layers * config.directions
     h_0 = torch.randn(rows, batch_size, config.state_size)
-    return (h_0, torch.randn(rows, batch_size, config.hidden)) if CELLS[config.cell].has_cell_state else h_0
+    state = (h_0, torch.randn(rows, batch_size, config.hidden)) if CELLS[config.cell].has_cell_state else h_0
+    if config.sort != "manual":
+        return state
+    order = length_order(config.sequences)
+    return tuple(s[:, order] for s in state) if isinstance(state, tuple) else state[:, order]
+
+
+def batch_sequences(config: Config) -> tuple[str, ...]:
+    """The sequences in the batch's order: as given, or sorted by length, longest first (sort manual)."""
+    if config.sort != "manual":
+        return config.sequences
+    return tuple(config.sequences[b] for b in length_order(config.sequences))
 
 
 def task_batch(config: Config) -> Batch:
     """The batch with the task's vocabulary, TASK_VOCAB, which the trained embedding was trained on."""
-    batch = make_batch(config.sequences, config.batch_first)
+    batch = make_batch(batch_sequences(config), config.batch_first, config.total_length)
     task_ids = torch.tensor([TASK_VOCAB.index(token) for token in batch.vocab])  # batch id -> task id
     ids = tuple(tuple(int(task_ids[i]) for i in seq) for seq in batch.ids)
     return replace(batch, vocab=TASK_VOCAB, ids=ids, padded=task_ids[batch.padded])
@@ -142,7 +156,10 @@ def run(config: Config, training=None, weights_file=None) -> RunResult:
     if training is not None and weights_file is not None:
         raise ValueError("a task's config runs its trained weights, not a file's")
     device, dtype = run_device(config), getattr(torch, config.dtype)
-    batch = make_batch(config.sequences, config.batch_first) if config.task == "none" else task_batch(config)
+    if config.task == "none":
+        batch = make_batch(batch_sequences(config), config.batch_first, config.total_length)
+    else:
+        batch = task_batch(config)
     with BUILD_LOCK if config.draws_masks else nullcontext():  # the masks come right after building
         embedding, rnn, state, caught = build(config, len(batch.vocab), len(batch.lengths))
         if training is not None:
@@ -160,7 +177,7 @@ def run(config: Config, training=None, weights_file=None) -> RunResult:
             masks_state = torch.get_rng_state() if config.draws_masks else None
             embedded = embedding(batch.padded.to(device))  # (T, B, E)
             output, final, carried = forward_in_chunks(
-                rnn, embedded, batch.lengths, config.packed, state, config.chunk
+                rnn, embedded, batch.lengths, config.packed, state, config.chunk, config.sort == "manual"
             )  # (T, B, D*H)
     h_n, c_n = split_state(final)  # (L*D, B, H)
     h_0, c_0 = split_state(carried if config.h0 == "carry" else state)
@@ -225,28 +242,38 @@ def batch_first_h_0_error(config: Config) -> str | None:
 # Plain torch: the call, whole or in chunks, and the stack rebuilt from one-layer modules
 
 
-def forward(rnn, x, lengths, packed, state=None):
-    """Call the module on padded x from state (None: zeros), or packed and unpacked back to max(lengths) steps."""
+def forward(rnn, x, lengths, packed, state=None, enforce_sorted=False):
+    """Call the module on padded x from state (None: zeros), or packed and unpacked back to x's padded length.
+
+    enforce_sorted: the lengths are already longest first (sorted by hand); else pack_padded_sequence sorts them.
+    """
     if not packed:
         return rnn(x, state)
-    sequence = pack_padded_sequence(x, torch.tensor(lengths), batch_first=rnn.batch_first, enforce_sorted=False)
+    T = x.shape[1 if rnn.batch_first else 0]  # the padded length: max(lengths), or a total_length beyond it
+    sequence = pack_padded_sequence(
+        x, torch.tensor(lengths), batch_first=rnn.batch_first, enforce_sorted=enforce_sorted
+    )
     packed_output, state = rnn(sequence, state)
-    output, _ = pad_packed_sequence(packed_output, batch_first=rnn.batch_first, total_length=max(lengths))
+    output, _ = pad_packed_sequence(packed_output, batch_first=rnn.batch_first, total_length=T)
     return output, state
 
 
-def forward_in_chunks(rnn, x, lengths, packed, state, split):
+def forward_in_chunks(rnn, x, lengths, packed, state, split, enforce_sorted=False):
     """x whole (split 0), or steps [0, split) then [split, T) from the first chunk's final state.
 
     Returns the output (the chunks' outputs concatenated in time), the final state, and the state carried from the
     first chunk to the second (None when whole).
     """
     if not split:
-        return (*forward(rnn, x, lengths, packed, state), None)
+        return (*forward(rnn, x, lengths, packed, state, enforce_sorted), None)
     time = 1 if rnn.batch_first else 0
     T = x.shape[time]
-    first, carried = forward(rnn, x.narrow(time, 0, split), [min(n, split) for n in lengths], packed, state)
-    second, final = forward(rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, carried)
+    first, carried = forward(
+        rnn, x.narrow(time, 0, split), [min(n, split) for n in lengths], packed, state, enforce_sorted
+    )
+    second, final = forward(
+        rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, carried, enforce_sorted
+    )
     return torch.cat([first, second], dim=time), final, carried
 
 

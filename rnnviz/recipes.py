@@ -309,3 +309,99 @@ def _backward_first_states(run) -> torch.Tensor | None:
             first = step(inputs, h, cell, layer_weights(run.weights, layer, 1))["h"]  # (B, H)
             inputs = torch.cat([run.h_n[2 * layer], first], dim=1)  # (B, 2H): the layer's output at that step
     return first
+
+
+# -----------------------------------------------------------------------------
+# What comes after output: pooling it over time, attending over it, merging its directions
+
+
+def after_output(run) -> Recipes:
+    """What people compute from output next (a many-to-one classifier's input, pooling, attention, merged directions),
+    each evaluated on the run beside the wrong way that ignores the padding or the directions."""
+    k = _Code(run)
+    ns = {"torch": torch, "output": run.output, "h_n": run.h_n, "lengths": torch.tensor(run.batch.lengths)}
+    setup = _after_setup(k)
+    exec(setup.split("\n", 1)[1], ns)  # batch, mask, query (built here); the run's output is padded already
+    needs = [_last_real(k), _masked_mean(k), _masked_max(k), _attention(k), *_merged(k)]
+    return Recipes(setup, tuple(item for need in needs for item in _evaluate(need, ns)))
+
+
+def _after_setup(k: _Code) -> str:
+    """output batch-major, the mask of real steps and a seeded query, from what the layer returned."""
+    c, T, DH = k.c, k.T, k.D * k.H
+    total = f", total_length={T}" if c.packed and c.total_length else ""
+    lines = [f"output, lengths = pad_packed_sequence(output, batch_first={c.batch_first}{total})" if c.packed
+             else "lengths = torch.as_tensor(lengths)  # each sequence's real length, (B,)"]  # fmt: skip
+    lines.append(f"batch = {'output' if c.batch_first else 'output.transpose(0, 1)'}  # (B, T, D*H)")
+    lines.append(f"mask = torch.arange({T})[None, :] < lengths[:, None]  # (B, T): True at each real step")
+    lines.append(f"query = torch.randn({DH}, generator=torch.Generator().manual_seed(0), dtype=batch.dtype)  # (D*H,)")
+    return "\n".join(lines)
+
+
+def _last_real(k: _Code) -> _Need:
+    code = f"batch[torch.arange({k.B}), lengths - 1]"
+    loop = "torch.stack([batch[b, n - 1] for b, n in enumerate(lengths.tolist())])"
+    after_pads = "padding, exactly 0, for a short sequence" if k.c.packed else "the state after the `<pad>` steps"
+    backward = "; its backward half is where that direction starts (`h_n[-1]` is where it ends)" if k.D == 2 else ""
+    return _Need(
+        "a many-to-one classifier's input: each sequence's output at its last real step",
+        code,
+        f"Indexed per sequence at lengths - 1, `[B, D*H]`{backward}.",
+        f"torch.equal({code}, {loop})",
+        () if k.full else (("batch[:, -1]", f"output at t = T-1: {after_pads}"),),
+    )
+
+
+def _masked_mean(k: _Code) -> _Need:
+    code = "(batch * mask[..., None]).sum(1) / lengths[:, None]"
+    loop = "torch.stack([batch[b, :n].mean(0) for b, n in enumerate(lengths.tolist())])"
+    pads = "the pads' zeros, dividing by T" if k.c.packed else "the states at the `<pad>` steps"
+    return _Need(
+        "mean pooling over time, each sequence over its real steps",
+        code,
+        "The pads masked out of the sum, divided by each sequence's own length: `[B, D*H]`.",
+        f"torch.allclose({code}, {loop}, atol={k.tolerance}, rtol={k.tolerance})",
+        () if k.full else (("batch.mean(1)", f"the mean over all T steps: it counts {pads}"),),
+    )
+
+
+def _masked_max(k: _Code) -> _Need:
+    code = 'batch.masked_fill(~mask[..., None], float("-inf")).amax(1)'
+    loop = "torch.stack([batch[b, :n].amax(0) for b, n in enumerate(lengths.tolist())])"
+    pads = "a pad's 0 beats every negative unit" if k.c.packed else "the `<pad>` steps' states compete"
+    return _Need(
+        "max pooling over time, each sequence over its real steps",
+        code,
+        "The pads set to -inf first, so the max is over real steps only: `[B, D*H]`.",
+        f"torch.equal({code}, {loop})",
+        () if k.full else (("batch.amax(1)", f"the max over all T steps: {pads}"),),
+    )
+
+
+def _attention(k: _Code) -> _Need:
+    code = 'torch.softmax((batch @ query).masked_fill(~mask, float("-inf")), dim=1)'
+    pads = "a pad's score is 0, yet softmax gives it exp(0) / sum" if k.c.packed else "the `<pad>` steps get weight"
+    return _Need(
+        "attention weights over time with a padding mask (a dot-product score with a query)",
+        code,
+        "Scores at the pads set to -inf before softmax: they get weight exactly 0, and each row sums to 1: `[B, T]`.",
+        f"bool(({code})[~mask].eq(0).all()) and torch.allclose(({code}).sum(1), "
+        f"torch.ones({k.B}, dtype=batch.dtype), atol={k.tolerance}, rtol={k.tolerance})",
+        () if k.full else (("torch.softmax(batch @ query, dim=1)", f"no mask: {pads}"),),
+    )
+
+
+def _merged(k: _Code) -> list[_Need]:
+    if k.D == 1:
+        return []
+    code = "torch.cat([h_n[-2], h_n[-1]], dim=1)"
+    view = f"h_n.view({k.L}, 2, {k.B}, {k.H})[-1].permute(1, 0, 2).reshape({k.B}, -1)"
+    return [
+        _Need(
+            "the two directions merged: the top layer's final states concatenated",
+            code,
+            f"Forward then backward side by side: `[B, 2H]` = `{[k.B, 2 * k.H]}`, as output's last axis is.",
+            f"torch.equal({code}, {view})",
+            (("h_n[-2] + h_n[-1]", f"their sum: `[B, H]` = `{[k.B, k.H]}`, half the features, the directions mixed"),),
+        )
+    ]

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import torch
 
+from rnnviz.batch import length_order
 from rnnviz.cells import CELLS
 from rnnviz.positions import first_step, last_step
 
@@ -638,6 +639,105 @@ def zero_padding_is_harmless(s: Sizes, extra) -> Spec:
         tolerance=s.tolerance,
         batch_axis=1,
         coincidence="the steps on zeros left every state exactly as it was (saturated units, or a ReLU clamped to 0).",
+    )
+
+
+@entry("total-length-pads-output", needs=("short",))
+def total_length_pads_output(s: Sizes, extra) -> Spec:
+    """Packed with total_length N: output has N steps, those past the longest sequence exactly 0, and h_n (c_n) is the
+    run's without total_length. Packed, total_length set."""
+    w, N, T = Words(s), s.T, max(s.lengths)
+    shape = [s.B, N, s.D * s.H] if s.config.batch_first else [N, s.B, s.D * s.H]
+    longest = s.lengths.index(T)
+    states = "h_n and c_n are" if CELLS[s.config.cell].has_cell_state else "h_n is"
+    extra_steps = (
+        f"the steps from t = {T} on, {w.padding(T, longest, 0)} the first of them, are padding, exactly 0"
+        if N > T
+        else "no step is added: N is the longest sequence's length"
+    )
+    pairs = (
+        ("torch.tensor(output.shape)", f"torch.tensor({shape})"),
+        (f"{at(s, f':{T}')}]", "short_output"),
+        (f"{at(s, f'{T}:')}]", f"torch.zeros_like({at(s, f'{T}:')}])"),
+        *_runs_equal(s, "short")[1:],
+    )
+    return Spec(
+        True,
+        f"With total_length = {N}, pad_packed_sequence pads output to {N} steps, not to the longest sequence's {T}: "
+        f"{extra_steps}. The steps before are the run's without total_length, and {states} unchanged.",
+        "total_length only sets how far pad_packed_sequence pads: the packed data, and so every state, are the same "
+        "(DataParallel needs it, where each replica sees a slice of a batch padded to one length).",
+        pairs,
+        places=tuple(w.places),
+    )
+
+
+def _unsort(s: Sizes) -> list[int]:
+    """The inverse of the manual sort: the batch's column of each sequence as given."""
+    order = length_order(s.config.sequences)
+    return sorted(range(len(order)), key=order.__getitem__)
+
+
+def _given_order(s: Sizes, name: str, unsort: list[int]) -> str:
+    """A tensor of the sorted run put back in the given order (its batch axis: output's, or h_n's second)."""
+    if name == "output" and s.config.batch_first:
+        return f"output[{unsort}]"
+    return f"{name}[:, {unsort}]"
+
+
+@entry("manual-sort-needs-unsort", needs=("unsorted",))
+def manual_sort_needs_unsort(s: Sizes, extra) -> Spec:
+    """Sorted by hand and packed with enforce_sorted=True, output's and h_n's columns follow the sorted batch;
+    reindexed by the inverse permutation they are the enforce_sorted=False run's (allclose). Sort manual."""
+    order, unsort = length_order(s.config.sequences), _unsort(s)
+    pairs = tuple((_given_order(s, name, unsort), other) for name, other in _runs_equal(s, "unsorted"))
+    return Spec(
+        True,
+        f"Sorted by hand, longest first, the batch's sequences are the given ones in the order {order}: sequence b "
+        f"of output and h_n (on their batch axis) is given sequence `order[b]`. Indexed by the inverse permutation, "
+        f"`unsort` = {unsort}, they are the run of the batch as given with enforce_sorted=False.",
+        "pack_padded_sequence with enforce_sorted=False sorts the batch the same way inside and unsorts output and "
+        "h_n before returning them; with enforce_sorted=True it trusts your order and returns the sorted one. Most "
+        "runs agree bit for bit; torch gets the same numbers arranged otherwise, and may round a last bit otherwise.",
+        pairs,
+        test="allclose",
+        tolerance=s.tolerance,
+    )
+
+
+@entry("sorted-h_n-is-in-input-order", needs=("unsorted",))
+def sorted_h_n_is_in_input_order(s: Sizes, extra) -> Spec:
+    """The tempting claim that, sorted by hand, h_n[:, b] is the given sequence b's final state: it is the sorted
+    batch's sequence b. Sort manual."""
+    return Spec(
+        False,
+        f"Sorted by hand, h_n's columns follow the sorted batch, given sequences {length_order(s.config.sequences)}: "
+        "column b is not given sequence b's state unless the sort left b in place.",
+        "With enforce_sorted=False torch hands h_n back in your order, so it is easy to expect the same after a sort "
+        "of your own; unsort it with the inverse permutation.",
+        (("h_n", "unsorted_h_n"),),
+        test="allclose",
+        tolerance=s.tolerance,
+        batch_axis=1,
+        coincidence="the batch was already sorted by length, longest first, so the sort moved nothing (or the "
+        "sequences it moved happen to end in the same states).",
+    )
+
+
+@entry("packed-zeros-mask-attention", needs=("attention",))
+def packed_zeros_mask_attention(s: Sizes, extra) -> Spec:
+    """The tempting claim that packed output's zeros at padding keep attention off it: a score of 0 still gets weight
+    exp(0) / sum after softmax (with a seeded query). Packed, with a sequence shorter than T."""
+    weights = f"torch.softmax(output @ attention_query, dim={1 if s.config.batch_first else 0})"
+    return Spec(
+        False,
+        "Packed, output is exactly 0 at padding, so a dot-product score there is 0, and softmax turns a 0 into "
+        "exp(0) / sum, more than 0: with a seeded query the pads still get attention weight. Mask them: set their "
+        "scores to -inf before softmax.",
+        "Zeros look like nothing, so it is tempting to think zero outputs need no mask; softmax gives weight to "
+        "every score that is not -inf.",
+        ((f"{weights}[padding]", f"torch.zeros_like({weights}[padding])"),),
+        coincidence="the real steps' scores are so large that exp(0) / sum underflows to 0.",
     )
 
 

@@ -278,6 +278,33 @@ h_0, c_0 = right
 """
 
 
+class Query(NamedTuple):
+    """A query vector to score each step of output against, drawn from a generator of its own (the run's untouched)."""
+
+    query: torch.Tensor  # (D*H,)
+
+
+def query(result: RunResult) -> Query:
+    """A standard normal vector from a generator seeded 0, in the run's dtype (the script: _query_code)."""
+    units = result.output.shape[-1]
+    return Query(torch.randn(units, generator=torch.Generator().manual_seed(0), dtype=result.output.dtype))
+
+
+def _query_code(result: RunResult) -> str:
+    units = result.output.shape[-1]
+    return f"attention_query = torch.randn({units}, generator=torch.Generator().manual_seed(0), dtype=output.dtype)"
+
+
+def _swapped_code(result: RunResult, name: str, swap: str, arguments: str) -> str:
+    """The run again with the batch changed by swap (lines that set inputs, lengths), then the batch put back."""
+    return f"""
+right = inputs, lengths
+{swap}
+_, {name}_output, {name}_h_n, {name}_c_n, *_ = run({result.device!r}{arguments})
+inputs, lengths = right
+"""
+
+
 def gradient_checks(result: RunResult) -> Gradients:
     """The connectivity map of a run and its finite-difference check."""
     from rnnviz.gradients import FD_TOLERANCE, connectivity, finite_difference_check  # torch.func: when asked
@@ -539,6 +566,39 @@ COMPARISONS = (
         and not r.config.draws_masks and min(r.batch.lengths) < r.batch.max_length,
         compute=lambda result, reference: run(result.config.replace(packed=True), result.weights_file),
         code=lambda r: f"_, packed_output, packed_h_n, packed_c_n, *_ = run({r.device!r}, packed=True)  # packed",
+    ),
+    Comparison(
+        "short",
+        "The same config without total_length: the batch padded to its longest sequence only: packed with "
+        "total_length.",
+        applies=lambda r: r.config.total_length > 0,
+        compute=lambda result, reference: run(result.config.replace(total_length=0), result.weights_file),
+        code=lambda r: _swapped_code(
+            r,
+            "short",
+            f"inputs = inputs[{':, ' * r.config.batch_first}:max(lengths)]  # to the longest sequence: no total_length",
+            "",
+        ),
+    ),
+    Comparison(
+        "unsorted",
+        "The same config with the batch as given, packed with enforce_sorted=False: sort manual.",
+        applies=lambda r: r.config.sort == "manual",
+        compute=lambda result, reference: run(result.config.replace(sort="auto"), result.weights_file),
+        code=lambda r: _swapped_code(
+            r,
+            "unsorted",
+            "unsort = sorted(range(len(order)), key=order.__getitem__)  # the inverse permutation\n"
+            f"inputs, lengths = inputs[{':, ' * (not r.config.batch_first)}unsort], [lengths[b] for b in unsort]",
+            ", manual=False",
+        ),
+    ),
+    Comparison(
+        "attention",
+        "A seeded query vector for dot-product attention over output: packed, a sequence shorter than T.",
+        applies=lambda r: r.config.packed and min(r.batch.lengths) < r.batch.max_length,
+        compute=lambda result, reference: query(result),
+        code=_query_code,
     ),
     Comparison(
         "grad",

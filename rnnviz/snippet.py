@@ -60,13 +60,20 @@ def _batch(c) -> str:
         if c.task != "none"
         else 'vocab = ["<pad>"] + sorted(set("".join(sequences)))'
     )
+    order = (
+        "\norder = sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))  # longest first, ties as given"
+        "\nsequences.sort(key=len, reverse=True)  # by hand, for enforce_sorted=True: sequences[i] is given order[i]"
+        if c.sort == "manual"
+        else ""
+    )
+    steps = f"{c.total_length}" if c.total_length else "max(lengths)"
     return f"""
 # --- The batch: vocabulary, ids, zero padding ---------------------------------
-sequences = {list(c.sequences)!r}
+sequences = {list(c.sequences)!r}{order}
 {vocab}
 ids = [[vocab.index(ch) for ch in seq] for seq in sequences]
 lengths = [len(seq) for seq in ids]
-padded = torch.zeros(len(ids), max(lengths), dtype=torch.long)  # (B, T)
+padded = torch.zeros(len(ids), {steps}, dtype=torch.long)  # (B, T){": T is total_length" * bool(c.total_length)}
 for b, seq in enumerate(ids):
     padded[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
 inputs = {layout}
@@ -114,15 +121,21 @@ def _model(result) -> str:
     handed = {"zeros": "None", "random": "state", "carry": "carried or (None, None)" if lstm else "carried"}[c.h0]
     handed = f"h_0, c_0 = {handed}" if lstm and c.h0 != "zeros" else f"h_0, c_0 = {handed}, None"
     sources = "\n\n".join(inspect.getsource(f) for f in (forward, forward_in_chunks))
+    manual = sorted_arg = sort_state = ""
+    if c.sort == "manual":
+        manual, sorted_arg = ", manual=True", ", enforce_sorted=manual"
+        if c.h0 == "random":
+            columns = "tuple(s[:, order] for s in state)" if lstm else "state[:, order]"
+            sort_state = f"\n    state = {columns} if manual else state  # its columns sorted with the sequences"
     lines = f"""
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 {sources}
 
-def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
+def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}{manual}):
     torch.manual_seed({c.seed})
     embedding = nn.Embedding(len(vocab), {c.embedding}{", padding_idx=0" if c.pad == "zero" else ""})
     rnn = {CELLS[c.cell].module_name}({c.embedding}, {c.hidden}, {kwargs})
-    state = {state}{load}
+    state = {state}{sort_state}{load}
     embedding.{to}
     rnn.{to}
     state = None if state is None else {move}
@@ -130,7 +143,7 @@ def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
         masks = {masks}
         embedded = embedding(inputs.to(device))  # {"(B, T, E)" if c.batch_first else "(T, B, E)"}
-        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split)
+        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split{sorted_arg})
     {pair}
     {handed}  # the state handed to torch as h_0 (random: before t = 0; carry: to the second chunk)
     weights = {{name: p.detach().cpu() for name, p in rnn.named_parameters()}}
@@ -211,13 +224,19 @@ def make_proof(result, relations) -> str:
     vocab = f"vocab = {list(TASK_VOCAB)!r}  # the brackets task's" if c.task != "none" else (
         'vocab = ["<pad>"] + sorted(set("".join(sequences)))'
     )  # fmt: skip
+    sort_lines = [
+        "order = sorted(range(len(sequences)), key=lambda b: -len(sequences[b]))",
+        "sequences.sort(key=len, reverse=True)  # sorted by hand: longest first, ties as given",
+    ] if c.sort == "manual" else []  # fmt: skip
+    steps = c.total_length or "max(lengths)"
     lines = [
         "import torch",
         "torch.set_grad_enabled(False)  # no autograd: the run's very numbers",
         f"sequences = {list(c.sequences)!r}",
+        *sort_lines,
         vocab,
         "lengths = [len(s) for s in sequences]",
-        "ids = torch.tensor([[vocab.index(ch) for ch in s] + [0] * (max(lengths) - len(s)) for s in sequences])",
+        f"ids = torch.tensor([[vocab.index(ch) for ch in s] + [0] * ({steps} - len(s)) for s in sequences])",
         f"torch.manual_seed({c.seed})",
         f"embedding, rnn = torch.nn.Embedding(len(vocab), {c.embedding}{', padding_idx=0' * (c.pad == 'zero')}), "
         f"torch.{cell.module_name}({c.embedding}, {c.hidden}, {options})",
@@ -226,8 +245,9 @@ def make_proof(result, relations) -> str:
     dtype = f"torch.{c.dtype}"
     state = ""
     if c.h0 == "random":
-        h_0 = f"torch.randn({rows}, {B}, {H}).to({dtype})"
-        lines.append(f"h_0, c_0 = {h_0}, torch.randn({rows}, {B}, {c.hidden}).to({dtype})" if cell.has_cell_state
+        h_0 = f"torch.randn({rows}, {B}, {H}){'[:, order]' * (c.sort == 'manual')}.to({dtype})"
+        c_0 = f"torch.randn({rows}, {B}, {c.hidden}){'[:, order]' * (c.sort == 'manual')}.to({dtype})"
+        lines.append(f"h_0, c_0 = {h_0}, {c_0}" if cell.has_cell_state
                      else f"h_0 = {h_0}")  # fmt: skip
         state = ", (h_0, c_0)" if cell.has_cell_state else ", h_0"
     if c.dtype != "float32" or c.dropout:
@@ -250,14 +270,15 @@ def make_proof(result, relations) -> str:
 def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
     """The run in the short proof: whole, packed, or in two chunks, the first one's final state carried over."""
     bf = ", batch_first=True" * c.batch_first
-    pack = f"torch.nn.utils.rnn.pack_padded_sequence({{}}, {{}}{bf}, enforce_sorted=False)"
+    pack = f"torch.nn.utils.rnn.pack_padded_sequence({{}}, {{}}{bf}, enforce_sorted={c.sort == 'manual'})"
     unpack = f"torch.nn.utils.rnn.pad_packed_sequence({{}}{bf}, total_length={{}})[0]"
+    steps = str(c.total_length) if c.total_length else "max(lengths)"
     if c.h0 != "carry":
         if not c.packed:
             return [f"output, {final} = rnn({inputs}{state})"]
         return [
             f"packed, {final} = rnn({pack.format(inputs, 'lengths')}{state})  # each sequence stops at its length",
-            f"output = {unpack.format('packed', 'max(lengths)')}",
+            f"output = {unpack.format('packed', steps)}",
         ]
     K, time = c.chunk, "[:, {}]" if c.batch_first else "[{}]"
     carried = "(h_0, c_0)" if final != "h_n" else "h_0"
@@ -267,7 +288,7 @@ def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
         lines += [
             "def run(x, lengths, *state):  # packed: each sequence stops at its own length",
             f"    out, final = rnn({pack.format('x', 'lengths')}, *state)",
-            f"    return {unpack.format('out', 'max(lengths)')}, final",
+            f"    return {unpack.format('out', f'x.shape[{int(c.batch_first)}]')}, final",
         ]
         first, second = f"run({first}, [min(n, {K}) for n in lengths])", f"run({second}, [n - {K} for n in lengths], "
     else:

@@ -153,6 +153,16 @@ def configs(draw, extended: bool = False, **fixed) -> Config:
     return config.replace(h0=h0, split=split, dropout=dropout, train_mode=train_mode, pad=pad)
 
 
+@st.composite
+def around_configs(draw, **fixed) -> Config:
+    """An extended config, packed, with a total_length (0 or from T to T + 4) and a sort (auto or manual) drawn."""
+    config = draw(configs(extended=True, packed=True, **fixed))
+    T = max(len(seq) for seq in config.sequences)
+    total_length = fixed.get("total_length", draw(st.sampled_from((0, T, T + 1, T + 4))))
+    sort = fixed.get("sort", draw(st.sampled_from(("auto", "manual"))))
+    return config.replace(total_length=total_length, sort=sort)
+
+
 # -----------------------------------------------------------------------------
 # Small helpers shared by several modules
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import torch
-from apptest import badges, fresh_app, tab_open
+from apptest import badges, each_tab, fresh_app, tab_open
 
 import dashboard.cached
 from bench.apptest import open_tab
@@ -20,6 +20,7 @@ from rnnviz import PRESETS, Analysis, Config, ConfigError, analyse
 from rnnviz.anatomy import cells
 from rnnviz.config import CONFIG_DEFAULTS, MAX_CELLS, MAX_LENGTH, MAX_SEQUENCES
 from rnnviz.links import CONFIG_KEYS, link_params, parse_link
+from rnnviz.recipes import after_output
 from rnnviz.report import make_report
 from rnnviz.snippet import make_snippet
 from rnnviz.tables import DIRECTION_NAMES
@@ -558,6 +559,49 @@ def test_heatmap_outlines_exactly_the_h_n_cells(params):
         # forward where the sequence ends (t = T-1, or its true last step when packed), backward at t = 0
         end = (result.batch.lengths[b] if config.packed else T) - 1
         assert shown == {(end, False)} | ({(0, True)} if D == 2 else set())
+
+
+def test_what_comes_after_output_shows_the_recipes_of_the_run():
+    """At the end of the output & h_n tab: each recipe's code, its shape and check, each wrong way with its diff."""
+    params = {"packed": "true", "total_length": "11", "sort": "manual", "bidirectional": "true"}
+    at = fresh_app(tab="output & h_n", **params).run()
+    assert_clean(at)
+    assert "What comes after output" in [h.value for h in at.subheader]
+    config = Config(packed=True, total_length=11, sort="manual", bidirectional=True)
+    found = after_output(analyse(config).result)
+    assert found.setup in [c.value for c in at.code]
+    shown = [md.value for md in at.markdown]
+    for recipe in found:
+        [block] = [md for md in shown if f"```python\n{recipe.code}\n```" in md and recipe.need in md]
+        assert f"shape `{list(recipe.value.shape)}`" in block
+        if recipe.lesson:
+            assert block.startswith(":gray[**wrong way**]")
+            diff = "another shape" if recipe.max_abs_diff is None else f"max abs diff {recipe.max_abs_diff:.3g}"
+            assert diff in block
+        else:
+            assert block.startswith(":green[**recipe**]") and "checked: True" in block and recipe.check in block
+    assert sum(recipe.lesson for recipe in found) == 5  # one wrong way each: padding everywhere, two directions
+
+
+def test_the_picture_shows_total_length_s_steps_as_padding():
+    """Packed with total_length 11, the batch's 8 steps and 3 more: <pad> inputs the layer never runs."""
+    at = fresh_app(packed="true", total_length="11").run()
+    assert_clean(at)
+    [(_, data)] = [(spec, rows) for spec, rows in charts_with(at, "role") if "lane" in rows.columns]
+    states, inputs = data[data.role != "input"], data[data.role == "input"]
+    assert int(states.t.max()) == int(inputs.t.max()) == 10
+    longest = max(len(seq) for seq in Config().sequences)
+    assert (states[states.t >= longest].role == "never run (packed)").all()
+    assert (inputs[inputs.t >= longest].token == "<pad>").all()
+
+
+@pytest.mark.parametrize("bidirectional", ["false", "true"])
+def test_every_tab_runs_with_total_length_and_a_manual_sort(bidirectional):
+    at = fresh_app(packed="true", total_length="12", sort="manual", bidirectional=bidirectional, cell="LSTM").run()
+    for _ in each_tab(at):
+        assert_clean(at)
+    config = Config(packed=True, total_length=12, sort="manual", bidirectional=bidirectional == "true", cell="lstm")
+    assert badges(at) == core_badges(config)
 
 
 def test_large_valid_config_renders_its_heatmap_capped():

@@ -198,6 +198,7 @@ def test_no_option_keeps_the_preset():
         [],
         ["--cell", "lstm", "--proj", "3", "--bidirectional", "--layers", "2", "--packed"],
         ["--cell", "gru", "--batch-first", "--dtype", "float64", "--sequences", "a", "é🙂", "\\'\""],
+        ["--cell", "lstm", "--packed", "--total-length", "11", "--sort", "manual", "--bidirectional"],
     ],
 )
 def test_tensors_bit_for_bit(argv, capsys):
@@ -303,6 +304,24 @@ INVALID = {
 @pytest.mark.parametrize("argv", list(INVALID.values()), ids=list(INVALID))
 def test_invalid_input_exits_2_with_one_line(argv, capsys):
     assert_one_line_error(*cli(argv, capsys))
+
+
+def test_total_length_and_sort_reach_the_report(capsys):
+    report = json_report(["--packed", "--total-length", "12", "--sort", "manual"], capsys)
+    assert (report["config"]["total_length"], report["config"]["sort"]) == (12, "manual")
+    assert report["lengths"] == [8, 6, 4] and report["shapes"]["output"] == [12, 3, 5]  # sorted, padded to 12
+    verdicts = {rel["id"]: rel["verdict"] for rel in report["relations"]}
+    assert verdicts["total-length-pads-output"] == verdicts["manual-sort-needs-unsort"] == "holds"
+    assert verdicts["sorted-h_n-is-in-input-order"] == verdicts["packed-zeros-mask-attention"] == "lesson"
+
+
+def test_total_length_and_sort_refusals_say_why_in_one_line(capsys):
+    code, out, err = cli(["--packed", "--total-length", "5"], capsys)
+    assert_one_line_error(code, out, err)
+    assert "total_length 5 is shorter than T = 8, the longest sequence" in err
+    code, out, err = cli(["--sort", "manual"], capsys)
+    assert_one_line_error(code, out, err)
+    assert "only for a packed batch" in err
 
 
 def test_error_messages_name_the_problem(capsys):

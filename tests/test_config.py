@@ -105,6 +105,8 @@ def test_as_dict_is_plain_and_round_trips():
         "batch_first",
         "packed",
         "pad",
+        "total_length",
+        "sort",
         "seed",
         "device",
         "dtype",

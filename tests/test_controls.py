@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 
 from apptest import fresh_app
-from conftest import configs
+from conftest import around_configs, configs
 from hypothesis import assume, given
 
 from rnnviz.__main__ import config_from_args, parse_args, parser
@@ -70,6 +70,14 @@ def test_a_config_comes_back_from_its_command_line(config):
 @given(configs(extended=True, device="auto"))
 def test_a_config_comes_back_from_its_link(config):
     assume(not any("\n" in s or s.endswith("\r") for s in config.sequences))  # a text area holds one a line
+    link = parse_link(link_params(config))
+    assert link.config == config and not link.ignored
+
+
+@given(around_configs(device="auto"))
+def test_total_length_and_sort_come_back_from_the_command_line_and_the_link(config):
+    assert config_from_args(parse_args(argv(config))) == config
+    assume(not any("\n" in s or s.endswith("\r") for s in config.sequences))
     link = parse_link(link_params(config))
     assert link.config == config and not link.ignored
 

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import DEVICES, configs, requires_cuda, time_major
+from conftest import DEVICES, around_configs, configs, requires_cuda, time_major
 from hypothesis import given
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -26,10 +26,14 @@ from rnnviz.training import trained
 def plain_pytorch(config: Config, device: str = "cpu"):
     """docs/reproducibility.md's contract, written without rnnviz: returns embedded, output, h_n, c_n, rnn."""
     data = list(config.sequences)
+    order = sorted(range(len(data)), key=lambda b: (-len(data[b]), b))  # sort manual: longest first, ties as given
+    if config.sort == "manual":
+        data = [data[b] for b in order]
     vocab = ["<pad>", *sorted({ch for seq in data for ch in seq})]
     ids = [[vocab.index(ch) for ch in seq] for seq in data]
     lengths = [len(seq) for seq in ids]
-    padded = torch.zeros(len(ids), max(lengths), dtype=torch.long)  # (B, T)
+    width = config.total_length or max(lengths)  # total_length: padded further, and unpacked to it
+    padded = torch.zeros(len(ids), width, dtype=torch.long)  # (B, T)
     for b, seq in enumerate(ids):
         padded[b, : len(seq)] = torch.LongTensor(seq)
     inputs = padded if config.batch_first else padded.t()
@@ -51,6 +55,8 @@ def plain_pytorch(config: Config, device: str = "cpu"):
         state = torch.randn(L_D, B, config.proj or config.hidden)
         if config.cell == "lstm":
             state = (state, torch.randn(L_D, B, config.hidden))
+        if config.sort == "manual":  # drawn for the sequences as given, sorted with them
+            state = tuple(s[:, order] for s in state) if config.cell == "lstm" else state[:, order]
     dtype = {"float32": torch.float32, "float64": torch.float64}[config.dtype]
     embedding = embedding.to(device=device, dtype=dtype)
     rnn = rnn.to(device=device, dtype=dtype)
@@ -58,14 +64,16 @@ def plain_pytorch(config: Config, device: str = "cpu"):
         state = tuple(s.to(device, dtype) for s in state) if config.cell == "lstm" else state.to(device, dtype)
     rnn.train(config.train_mode)
 
-    def call(x, steps, state):
+    def call(x, steps, state, total_length):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "LSTM with projections is not supported with oneDNN"
             if not config.packed:
                 return rnn(x, state)
-            packed = pack_padded_sequence(x, torch.tensor(steps), batch_first=config.batch_first, enforce_sorted=False)
+            packed = pack_padded_sequence(
+                x, torch.tensor(steps), batch_first=config.batch_first, enforce_sorted=config.sort == "manual"
+            )
             packed_output, state = rnn(packed, state)
-            output, _ = pad_packed_sequence(packed_output, batch_first=config.batch_first, total_length=max(steps))
+            output, _ = pad_packed_sequence(packed_output, batch_first=config.batch_first, total_length=total_length)
             return output, state
 
     threads = torch.get_num_threads()
@@ -74,11 +82,11 @@ def plain_pytorch(config: Config, device: str = "cpu"):
         with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
             embedded = embedding(inputs.to(device))
             if config.h0 != "carry":
-                output, state = call(embedded, lengths, state)
+                output, state = call(embedded, lengths, state, width)
             else:  # [0, K), then [K, T) from the first chunk's final state
                 K, axis = config.split or max(lengths) // 2, 1 if config.batch_first else 0
-                first, middle = call(embedded.narrow(axis, 0, K), [min(n, K) for n in lengths], None)
-                rest, state = call(embedded.narrow(axis, K, max(lengths) - K), [n - K for n in lengths], middle)
+                first, middle = call(embedded.narrow(axis, 0, K), [min(n, K) for n in lengths], None, K)
+                rest, state = call(embedded.narrow(axis, K, width - K), [n - K for n in lengths], middle, width - K)
                 output = torch.cat([first, rest], dim=axis)
     finally:
         torch.set_num_threads(threads)
@@ -129,10 +137,46 @@ def test_run_is_plain_pytorch(device, config):
         {"cell": "gru", "h0": "carry", "split": 3, "packed": True, "bidirectional": True},
         {"h0": "carry", "layers": 3, "dropout": 0.5, "batch_first": True},
         {"cell": "lstm", "dropout": 0.5, "layers": 1, "train_mode": True},
+        {"packed": True, "total_length": 12, "cell": "lstm", "bidirectional": True, "batch_first": True},
+        {"packed": True, "total_length": 9, "h0": "carry", "split": 2, "layers": 2},
+        {"packed": True, "sort": "manual", "h0": "random", "cell": "lstm", "layers": 2, "bidirectional": True},
+        {"packed": True, "sort": "manual", "total_length": 10, "dropout": 0.5, "layers": 3, "train_mode": True},
     ],
 )
 def test_run_is_plain_pytorch_examples(device, changes):
     assert_same_as_plain_pytorch(Config(device=device, **changes), device)
+
+
+@given(config=around_configs())
+def test_total_length_and_manual_sort_are_plain_pytorch(config):
+    assert_same_as_plain_pytorch(config.replace(device="cpu"), "cpu")
+
+
+def test_total_length_pads_the_batch_and_output_to_n():
+    """The batch padded to N = 11 steps: <pad> past each length; output's steps from T = 8 on are exactly 0."""
+    result = run(Config(packed=True, total_length=11))
+    assert result.batch.max_length == 11 and tuple(result.batch.padded.shape) == (11, 3)
+    assert result.batch.token(10, 0) == "<pad>" and result.output.shape[0] == 11
+    assert not result.output[max(result.batch.lengths) :].any()
+
+
+def test_manual_sort_sorts_the_batch_longest_first_ties_as_given():
+    result = run(Config(packed=True, sort="manual", sequences=("ab", "abcd", "xy", "abc")))
+    assert result.batch.sequences == ("abcd", "abc", "ab", "xy") and result.batch.lengths == (4, 3, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"packed": True, "total_length": 5}, "total_length 5 is shorter than T = 8, the longest sequence"),
+        ({"total_length": 9}, "total_length 9 is only for a packed batch"),
+        ({"sort": "manual"}, "sort manual is only for a packed batch"),
+        ({"packed": True, "total_length": 65}, "total_length must be between 0 and 64"),
+    ],
+)
+def test_total_length_and_sort_refuse_what_cannot_run(changes, words):
+    with pytest.raises(ConfigError, match=words):
+        Config(**changes)
 
 
 def test_run_is_reproducible_and_seed_matters():

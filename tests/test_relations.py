@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import DEVICES, configs, sequences, time_major
+from conftest import DEVICES, around_configs, configs, sequences, time_major
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -479,6 +479,89 @@ def test_zero_padding_is_harmless(config):
     assert_relation(r, "zero-padding-is-harmless", applies, False, holds)
 
 
+def plain_part(config: Config) -> bool:
+    """Whether a plain module call on the embedded batch is the run: in one piece, no dropout masks."""
+    return config.h0 != "carry" and not config.draws_masks
+
+
+@FEW
+@given(around_configs())
+def test_total_length_pads_output(config):
+    r = Run(config)
+    N, T = config.total_length or max(r.lengths), max(r.lengths)
+    assert r.result.batch.max_length == N and r.out.shape[0] == N
+    holds = not r.out[T:].any()  # past the longest sequence: pad_packed_sequence's zeros
+    if plain_part(config):  # torch's own module on the batch cut to T, unpacked without total_length
+        x = time_major(r.result.embedded, config.batch_first)[:T]  # (T, B, E)
+        sequence = pack_padded_sequence(x, torch.tensor(r.result.batch.lengths), enforce_sorted=False)
+        with torch.no_grad():
+            out, final = torch_module(r.result)(sequence, initial(r.result))
+        out = pad_packed_sequence(out)[0]  # (T, B, D*H): no total_length
+        assert out.shape[0] == T
+        h_n = final[0] if config.cell == "lstm" else final
+        holds = holds and all_close(config, [(r.out[:T], out), (r.result.h_n, h_n)])
+    assert_relation(r, "total-length-pads-output", config.total_length > 0, holds=holds)
+
+
+@FEW
+@given(around_configs(sort="manual"))
+def test_manual_sort_needs_unsort(config):
+    r = Run(config)
+    order = sorted(range(r.B), key=lambda b: (-r.lengths[b], b))
+    assert r.result.batch.sequences == tuple(config.sequences[b] for b in order)
+    unsort = sorted(range(r.B), key=order.__getitem__)
+    holds = True
+    if plain_part(config):  # torch's own module on the batch as given, enforce_sorted=False
+        x = time_major(r.result.embedded, config.batch_first)[:, unsort]  # (T, B, E), as given
+        given_state = initial(r.result)  # its columns as given, too
+        if given_state is not None:
+            columns = [s[:, unsort] for s in (given_state if config.cell == "lstm" else [given_state])]
+            given_state = tuple(columns) if config.cell == "lstm" else columns[0]
+        out, final = torch_call(torch_module(r.result), x, r.lengths, True, given_state)  # r.lengths: as given
+        h_n = final[0] if config.cell == "lstm" else final
+        holds = all_close(config, [(r.out[:, unsort], out), (r.result.h_n[:, unsort], h_n)])
+    assert_relation(r, "manual-sort-needs-unsort", True, holds=holds)
+    assert "manual-sort-needs-unsort" not in Run(config.replace(sort="auto")).relations
+
+
+@FEW
+@given(around_configs(sort="manual"))
+def test_sorted_h_n_is_in_input_order(config):
+    """The claim holds where the sort moved nothing, or where the moved sequences' states happen to be equal."""
+    r = Run(config)
+    order = sorted(range(r.B), key=lambda b: (-r.lengths[b], b))
+    given = run(config.replace(sort="auto"))  # the batch as given: column b is given sequence b
+    same = order == list(range(r.B)) or all_close(config, [(r.result.h_n, given.h_n)])
+    assert_relation(r, "sorted-h_n-is-in-input-order", True, False, same)
+    if order == list(range(r.B)):
+        assert r.relations["sorted-h_n-is-in-input-order"].verdict == "coincidence"
+
+
+@FEW
+@given(around_configs())
+def test_packed_zeros_mask_attention(config):
+    r = Run(config)
+    N = r.out.shape[0]
+    lengths = torch.tensor(r.result.batch.lengths)
+    pads = torch.arange(N)[:, None] >= lengths[None, :]  # (T, B): past each length
+    applies = bool(pads.any())
+    query = torch.randn(r.D * r.H, generator=torch.Generator().manual_seed(0), dtype=r.out.dtype)
+    weights = torch.softmax(r.out @ query, dim=0)  # (T, B): no mask
+    assert_relation(r, "packed-zeros-mask-attention", applies, False, bool((weights[pads] == 0).all()))
+    assert "packed-zeros-mask-attention" not in Run(config.replace(packed=False, total_length=0, sort="auto",
+                                                                   split=0, h0="zeros")).relations  # fmt: skip
+    if applies:
+        assert not r.out[pads].any()  # the pads' outputs are zeros, their scores 0...
+        masked = torch.softmax((r.out @ query).masked_fill(pads, float("-inf")), dim=0)
+        assert not masked[pads].any()  # ...and only a mask gives them weight 0
+
+
+@settings(max_examples=60)
+@given(around_configs())
+def test_no_contradiction_with_total_length_and_manual_sort(config):
+    assert [r.id for r in analyse(config).relations if r.verdict == "contradiction"] == []
+
+
 @FEW
 @given(configs(extended=True))
 def test_reference_recompute(config):
@@ -754,7 +837,9 @@ def own_namespace(result, reference) -> dict:
     c = result.config
     L, D, B, H = c.layers, 2 if c.bidirectional else 1, len(c.sequences), c.proj or c.hidden
     lengths = [len(s) for s in c.sequences]
-    padding = torch.tensor([[t >= n for n in lengths] for t in range(max(lengths))])  # (T, B)
+    if c.sort == "manual":  # the batch sorted by hand: longest first
+        lengths.sort(reverse=True)
+    padding = torch.tensor([[t >= n for n in lengths] for t in range(c.total_length or max(lengths))])  # (T, B)
     ns = {
         "torch": torch,
         "output": result.output,
@@ -765,6 +850,7 @@ def own_namespace(result, reference) -> dict:
         "c_0": result.c_0,
         "lengths": lengths,
         "padding": padding.t() if c.batch_first else padding,
+        "attention_query": torch.randn(D * H, generator=torch.Generator().manual_seed(0), dtype=result.output.dtype),
     }
     others = {
         "ref": reference,
@@ -774,6 +860,8 @@ def own_namespace(result, reference) -> dict:
         "by_layer": own_stack(result),
         "by_direction": own_stack(result),
         "mirror": own_stack(result, backward=""),
+        "short": run(c.replace(total_length=0)) if c.total_length else None,
+        "unsorted": run(c.replace(sort="auto")) if c.sort == "manual" else None,
     }
     for prefix, other in others.items():
         if other is not None:
@@ -793,6 +881,12 @@ def test_shown_expression_evaluates_to_holds(config):
     ns = own_namespace(result, reference)
     for rel in relations:
         assert bool(eval(rel.expression, dict(ns))) is rel.holds, rel.id
+
+
+@FEW
+@given(around_configs())
+def test_shown_expression_evaluates_to_holds_with_total_length_and_sort(config):
+    test_shown_expression_evaluates_to_holds.hypothesis.inner_test(config)
 
 
 @FEW

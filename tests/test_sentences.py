@@ -5,7 +5,7 @@ the configuration space, B == L*D and sequences of equal and unequal lengths inc
 import re
 
 import torch
-from conftest import configs
+from conftest import around_configs, configs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +85,13 @@ def test_every_index_a_sentence_names_is_evaluated(config):
                 assert index in named, (e.id, index, text)
         for place in spec.places:
             check_place(place, result, layers, cells, tolerance)
+
+
+@settings(max_examples=60, deadline=None)
+@given(around_configs())
+def test_every_index_is_evaluated_with_total_length_and_manual_sort(config):
+    """The batch padded past its longest sequence, or sorted by hand: sequence b is the sorted batch's."""
+    test_every_index_a_sentence_names_is_evaluated.hypothesis.inner_test(config)
 
 
 def test_the_packed_bidirectional_lstm_of_the_issue():

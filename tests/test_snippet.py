@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import DEVICES, HOSTILE_SEQUENCES, configs
+from conftest import DEVICES, HOSTILE_SEQUENCES, around_configs, configs
 from hypothesis import given, settings
 
 from dashboard.present import PATH
@@ -137,6 +137,24 @@ SUBPROCESS_CASES = {
     "task-brackets": Config(
         sequences=("(a(b))", "c)("), cell="gru", hidden=6, embedding=3, task="brackets", steps=5, bidirectional=True
     ),
+    "total-length-lstm-bi-batch-first": Config(
+        cell="lstm", packed=True, total_length=13, bidirectional=True, batch_first=True, h0="random"
+    ),
+    "total-length-carry-gru": Config(cell="gru", packed=True, total_length=10, h0="carry", split=2, layers=2),
+    "manual-sort-lstm-random-h0": Config(
+        sequences=("ab", "abcd", "xy", "abc"), cell="lstm", packed=True, sort="manual", h0="random", layers=2
+    ),
+    "manual-sort-total-length-dropout-batch-first": Config(
+        sequences=("ab", "abcde", "abc"),
+        packed=True,
+        sort="manual",
+        total_length=7,
+        batch_first=True,
+        layers=3,
+        dropout=0.5,
+        train_mode=True,
+        bidirectional=True,
+    ),
 }
 
 
@@ -152,6 +170,26 @@ def test_snippet_reproduces_the_run(name, tmp_path):
         assert tensors["c_n"] is None
     else:
         assert torch.equal(tensors["c_n"], result.c_n)
+
+
+@pytest.mark.parametrize("name", [name for name in SUBPROCESS_CASES if "total-length" in name or "sort" in name])
+def test_the_script_checks_total_length_and_the_manual_sort(name):
+    """Its relations need the run without total_length, or the batch as given: the script computes them too."""
+    config = SUBPROCESS_CASES[name]
+    _, relations, source = snippet_for(config)
+    ids = {rel.id for rel in relations}
+    if config.total_length:
+        assert "total-length-pads-output" in ids and "short_output" in source
+        assert f"padded = torch.zeros(len(ids), {config.total_length}, dtype=torch.long)" in source
+    if config.sort == "manual":
+        assert {"manual-sort-needs-unsort", "sorted-h_n-is-in-input-order"} <= ids and "unsorted_h_n" in source
+        assert "enforce_sorted=manual" in source and "sequences.sort(key=len, reverse=True)" in source
+
+
+@settings(max_examples=4)
+@given(around_configs())
+def test_the_proof_with_total_length_or_a_manual_sort_runs_and_proves(config):
+    assert_proof_proves(config, 32)
 
 
 def test_the_snippet_builds_and_draws_in_the_contracts_order():
