@@ -160,7 +160,7 @@ def run(config: Config, training=None, weights_file=None) -> RunResult:
             masks_state = torch.get_rng_state() if config.draws_masks else None
             embedded = embedding(batch.padded.to(device))  # (T, B, E)
             output, final, carried = forward_in_chunks(
-                rnn, embedded, batch.lengths, config.packed, state, config.chunk
+                rnn, embedded, batch.lengths, config.packed, state, config.chunk, config.detach
             )  # (T, B, D*H)
     h_n, c_n = split_state(final)  # (L*D, B, H)
     h_0, c_0 = split_state(carried if config.h0 == "carry" else state)
@@ -235,8 +235,9 @@ def forward(rnn, x, lengths, packed, state=None):
     return output, state
 
 
-def forward_in_chunks(rnn, x, lengths, packed, state, split):
-    """x whole (split 0), or steps [0, split) then [split, T) from the first chunk's final state.
+def forward_in_chunks(rnn, x, lengths, packed, state, split, detach=False):
+    """x whole (split 0), or steps [0, split) then [split, T) from the first chunk's final state (detach: from
+    its .detach(), truncated backprop: the same numbers, no gradient back into the first chunk).
 
     Returns the output (the chunks' outputs concatenated in time), the final state, and the state carried from the
     first chunk to the second (None when whole).
@@ -246,6 +247,8 @@ def forward_in_chunks(rnn, x, lengths, packed, state, split):
     time = 1 if rnn.batch_first else 0
     T = x.shape[time]
     first, carried = forward(rnn, x.narrow(time, 0, split), [min(n, split) for n in lengths], packed, state)
+    if detach:
+        carried = carried.detach() if isinstance(carried, torch.Tensor) else tuple(s.detach() for s in carried)
     second, final = forward(rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, carried)
     return torch.cat([first, second], dim=time), final, carried
 

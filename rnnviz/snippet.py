@@ -118,7 +118,7 @@ def _model(result) -> str:
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 {sources}
 
-def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
+def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}, detach={c.detach}):
     torch.manual_seed({c.seed})
     embedding = nn.Embedding(len(vocab), {c.embedding}{", padding_idx=0" if c.pad == "zero" else ""})
     rnn = {CELLS[c.cell].module_name}({c.embedding}, {c.hidden}, {kwargs})
@@ -130,7 +130,7 @@ def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}):
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
         masks = {masks}
         embedded = embedding(inputs.to(device))  # {"(B, T, E)" if c.batch_first else "(T, B, E)"}
-        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split)
+        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split, detach)
     {pair}
     {handed}  # the state handed to torch as h_0 (random: before t = 0; carry: to the second chunk)
     weights = {{name: p.detach().cpu() for name, p in rnn.named_parameters()}}
@@ -247,6 +247,8 @@ def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
         ]
     K, time = c.chunk, "[:, {}]" if c.batch_first else "[{}]"
     carried = "(h_0, c_0)" if final != "h_n" else "h_0"
+    handed = ("(h_0.detach(), c_0.detach())" if final != "h_n" else "h_0.detach()") if c.detach else carried
+    cut = ", detached: no gradient back into the first chunk" * c.detach
     first, second = f"x{time.format(f':{K}')}", f"x{time.format(f'{K}:')}"
     lines = [f"x = {inputs}"]
     if c.packed:
@@ -261,6 +263,6 @@ def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
     return [
         *lines,
         f"first, {carried} = {first}  # the first {K} steps",
-        f"second, {final} = {second}{carried})  # from the state they left",
+        f"second, {final} = {second}{handed})  # from the state they left{cut}",
         f"output = torch.cat([first, second], dim={int(c.batch_first)})",
     ]
