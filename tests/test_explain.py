@@ -243,7 +243,7 @@ def test_the_relations_are_those_rnnviz_finds_on_its_own_run(config):
     """The same layer, input, h_0 and dropout masks: every relation (but those that run a Config again) is the same,
     sentence, expression, verdict and difference."""
     if config.h0 == "carry":
-        config = config.replace(h0="zeros", split=0)
+        config = config.replace(h0="zeros", split=0, detach=False)
     analysis = analyse(config)
     module, x, lengths, h_0 = same_layer(analysis.result)
     if config.draws_masks:
