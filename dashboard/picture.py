@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import bind, cached
 from dashboard.by_hand import where_markdown
+from dashboard.dropout import dropout_ui
 from dashboard.markdown import pick_sequence
 from rnnviz.charts.diagram import lanes
 from rnnviz.tables import DIRECTION_NAMES
@@ -66,3 +67,6 @@ def picture_ui(view):
     chart.html(legend_html(spec["usermeta"]["legend"]))
     if view.reveal:
         clicked_cell_ui(result, cached.layers(view.config), event)
+    if view.config.draws_masks:
+        with st.expander("Dropout masks"):
+            dropout_ui(view)

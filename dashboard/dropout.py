@@ -1,0 +1,29 @@
+"""The Picture tab's dropout masks: which units of each layer's output train mode zeroed, at every step."""
+
+import streamlit as st
+
+from dashboard import cached
+from dashboard.markdown import pick_sequence
+from rnnviz.charts.dropout import masks_chart
+from rnnviz.dropout import masks
+
+
+def zeroed(config):
+    """The masks config's forward drew (rnnviz.dropout.masks), cached with the analyses."""
+    return cached.server_cache().get(("dropout", config), lambda: masks(cached.analysis(config).result))
+
+
+def dropout_ui(view):
+    """One heatmap per dropped layer for a picked sequence, and what it shows in a sentence."""
+    config, result = view.config, view.analysis.result
+    drawn = zeroed(config)
+    b = pick_sequence(result, "Sequence", key="dropout_sequence")
+    counts = " · ".join(f"layer {layer}: {int(mask.sum())} of {mask.numel()}" for layer, mask in enumerate(drawn))
+    st.caption(
+        f"Train mode with dropout P = {config.dropout}: each layer's output but the last has units zeroed (dark) "
+        "before the next layer reads it, the rest scaled by 1/(1-P). torch draws every unit at every step afresh, "
+        "one Bernoulli draw each, so the zeroed units change from step to step: not one mask for the whole "
+        f"sequence (as variational dropout keeps). Drawn again from the generator where the forward drew them. Zeroed, every sequence and "
+        f"step: {counts}."
+    )
+    st.vega_lite_chart(masks_chart(result, drawn, b), width="content")
