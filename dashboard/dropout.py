@@ -23,7 +23,7 @@ def dropout_ui(view):
         f"Train mode with dropout P = {config.dropout}: each layer's output but the last has units zeroed (dark) "
         "before the next layer reads it, the rest scaled by 1/(1-P). torch draws every unit at every step afresh, "
         "one Bernoulli draw each, so the zeroed units change from step to step: not one mask for the whole "
-        f"sequence (as variational dropout keeps). Drawn again from the generator where the forward drew them. Zeroed, every sequence and "
-        f"step: {counts}."
+        "sequence (as variational dropout keeps). Drawn again from the generator where the forward drew them. "
+        f"Zeroed, every sequence and step: {counts}."
     )
     st.vega_lite_chart(masks_chart(result, drawn, b), width="content")

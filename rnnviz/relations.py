@@ -944,13 +944,15 @@ def detach_cuts_gradients(s: Sizes, extra) -> Spec | None:
 @entry("dropout-mask-shared-across-time", needs=("dropout",))
 def dropout_mask_shared_across_time(s: Sizes, extra) -> Spec:
     """The tempting claim that one dropout mask serves every step (variational dropout): torch draws a fresh one per
-    element and step. Train mode, dropout, two layers or more."""
+    element and step. Train mode, dropout, two layers or more, two steps or more."""
+    if s.T == 1:
+        return None
     P = s.config.dropout
     return Spec(
         False,
         f"torch draws a fresh dropout mask for every unit at every step: each layer's output but the last has each of "
-        f"its (T, B, D*H) elements zeroed with chance P = {P}, independently, so the units zeroed at t = 0 are not "
-        "those zeroed at later steps.",
+        f"its `(T, B, D*H)` elements zeroed with chance P = {P}, independently, so the units zeroed at one step are "
+        "not those zeroed at the next.",
         "Variational dropout (Gal and Ghahramani) keeps one mask for the whole sequence, and recurrent dropout is "
         "often described so; nn.RNN/LSTM/GRU's dropout argument is plain dropout on each layer's output.",
         (("dropout_zeroed.int()", "dropout_shared.int()"),),  # 1: zeroed
