@@ -27,7 +27,7 @@ from rnnviz.runs import COMPARISONS
 from rnnviz.weights_file import Layer, describe
 
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}  # the dtypes the catalog's tolerances cover
-FROM_CONFIG = ("cpu", "whole", "eval", "packed")  # comparisons that run a Config again: a user's module has none
+FROM_CONFIG = ("cpu", "whole", "eval", "packed", "other_detach")  # they run a Config again: a user's module has none
 VERDICT_MARKS = {"holds": "✓", "lesson": "·", "coincidence": "≈", "contradiction": "✗"}
 
 

@@ -280,6 +280,10 @@ def test_every_comparison_from_the_weights_runs_on_a_users_module():
         explanation = explain(module, x, None if packed else lengths, h_0, compare=True)
         assert not any(rel.verdict == "contradiction" for rel in explanation.relations)
         computed |= set(explanation.compared)
+    train_mode = nn.GRU(3, 4, num_layers=2, dropout=0.5).train()  # its dropout masks, drawn again
+    explanation = explain(train_mode, torch.randn(5, 2, 3), compare=True)
+    assert not any(rel.verdict == "contradiction" for rel in explanation.relations)
+    computed |= set(explanation.compared)
     from_weights = {c.name for c in COMPARISONS if c.name not in FROM_CONFIG and not c.on_request}
     assert computed == from_weights
 

@@ -26,8 +26,8 @@ def test_every_need_is_a_comparison_and_every_comparison_is_needed():
     [
         (Config(), {"ref"}),
         (Config(layers=2, bidirectional=True), {"ref", "by_layer", "by_direction", "mirror"}),
-        (Config(h0="carry"), {"whole"}),
-        (Config(layers=2, dropout=0.5, train_mode=True), {"eval", "by_layer"}),
+        (Config(h0="carry"), {"whole", "other_detach"}),
+        (Config(layers=2, dropout=0.5, train_mode=True), {"eval", "by_layer", "dropout"}),
         (Config(dropout=0.5), {"ref", "eval"}),
     ],
 )

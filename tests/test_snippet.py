@@ -165,7 +165,7 @@ def test_the_snippet_builds_and_draws_in_the_contracts_order():
              "rnn.train(train)", "masks = torch.get_rng_state()", "forward_in_chunks("]  # fmt: skip
     positions = [body.index(text) for text in order]
     assert positions == sorted(positions)
-    assert "dropout=0.5" in body and "def run(device, split=0, train=True, packed=False)" in source
+    assert "dropout=0.5" in body and "def run(device, split=0, train=True, packed=False, detach=False)" in source
     _, _, eval_source = snippet_for(config.replace(train_mode=False, h0="zeros"))
     assert "masks = None" in eval_source and "torch.randn" not in eval_source
 
