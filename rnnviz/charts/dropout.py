@@ -8,7 +8,7 @@ from rnnviz.config import MAX_CELLS
 from rnnviz.tables import ARROWS
 
 WIDTH_PX = 380  # one heatmap's width: beside the sidebar at 853 px
-UNIT_PX = 16  # a unit's row, while the heatmap is no taller than MAX_HEIGHT_PX
+UNIT_PX = 20  # a unit's row (every label shows at 16 px type), while the heatmap is no taller than MAX_HEIGHT_PX
 MAX_HEIGHT_PX = 320
 ZEROED, KEPT, PAD = "zeroed", "kept (scaled by 1/(1-P))", "past the length: no draw"
 
@@ -41,26 +41,29 @@ def masks_chart(result, zeroed, b: int) -> dict:
         for k in range(shown)
     ]
     order = tuple(rows[i]["layer"] for i in range(0, len(rows), T * len(names)))
-    return with_rows(masks_layout(order, tuple(names), min(MAX_HEIGHT_PX, UNIT_PX * len(names))), rows)
+    return with_rows(masks_layout(order, tuple(names), past), rows)
 
 
 @layout
-def masks_layout(order: tuple[str, ...], units: tuple[str, ...], height: int):
-    """The heatmaps without their rows: one per layer in order, one under the other."""
+def masks_layout(order: tuple[str, ...], units: tuple[str, ...], past: bool):
+    """The heatmaps without their rows: one per layer in order, one under the other (past: a packed run's steps
+    past a length, which draw nothing, in a colour of their own)."""
+    height = min(MAX_HEIGHT_PX, UNIT_PX * len(units))
+    kinds = [ZEROED, KEPT, PAD] if past else [ZEROED, KEPT]
     heat = (
         alt.Chart(alt.NamedData(name=DATA))
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=alt.X("t:O", title="step t", axis=axis(labelAngle=0, labelOverlap=True)),
-            y=alt.Y("unit:N", sort=list(units), title="unit", axis=axis(labelOverlap=True)),
+            y=alt.Y("unit:N", sort=list(units), title="unit", axis=axis(labelOverlap=height < UNIT_PX * len(units))),
             color=alt.Color(
                 "mask:N",
-                scale=alt.Scale(domain=[ZEROED, KEPT, PAD], range=["#31333f", "#e8e8ee", "#ffffff"]),
-                legend=legend([ZEROED, KEPT, PAD]),
+                scale=alt.Scale(domain=kinds, range=["#31333f", "#e8e8ee", "#f5ecd7"][: len(kinds)]),
+                legend=legend(kinds),
             ),
             tooltip=["layer:N", "t:O", "unit:N", "mask:N"],
         )
         .properties(width=WIDTH_PX, height=height)
     )
-    header = alt.Header(labelFontSize=FONT_PX, labelColor=INK, labelAngle=0, labelAlign="left", labelOrient="top")
+    header = alt.Header(labelFontSize=FONT_PX, labelColor=INK, labelAngle=0, labelOrient="top", labelAnchor="start")
     return heat.facet(row=alt.Row("layer:N", sort=list(order), title=None, header=header))
