@@ -16,7 +16,7 @@ from torch.func import jvp, vmap
 
 from rnnviz.cells import CELLS
 from rnnviz.config import Config, ConfigError, recurrent_weights
-from rnnviz.model import BUILD_LOCK, layer_modules, recurrent_module, reverse_steps, state_rows, to_state
+from rnnviz.model import BUILD_LOCK, detached, layer_modules, recurrent_module, reverse_steps, state_rows, to_state
 
 # -----------------------------------------------------------------------------
 # What the map models, and the cap: a cost model of connectivity() on the project's 2-core machine, one torch thread:
@@ -131,8 +131,7 @@ def detached_layer_output(modules, x: torch.Tensor, lengths, state, split: int) 
     split - 1 is the one carried)."""
     (rnn,) = modules
     first, carried = rnn(x[:split], state)  # (split, B, H)
-    carried = carried.detach() if isinstance(carried, torch.Tensor) else tuple(s.detach() for s in carried)
-    second, _ = rnn(x[split:], carried)  # (T - split, B, H)
+    second, _ = rnn(x[split:], detached(carried))  # (T - split, B, H)
     return torch.cat([first, second])
 
 

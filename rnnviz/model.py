@@ -247,10 +247,14 @@ def forward_in_chunks(rnn, x, lengths, packed, state, split, detach=False):
     time = 1 if rnn.batch_first else 0
     T = x.shape[time]
     first, carried = forward(rnn, x.narrow(time, 0, split), [min(n, split) for n in lengths], packed, state)
-    if detach:
-        carried = carried.detach() if isinstance(carried, torch.Tensor) else tuple(s.detach() for s in carried)
-    second, final = forward(rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, carried)
+    handed = detached(carried) if detach else carried
+    second, final = forward(rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, handed)
     return torch.cat([first, second], dim=time), final, carried
+
+
+def detached(state):
+    """A state (a tensor, or an LSTM's (h, c)) with the same numbers, cut from the autograd graph that made it."""
+    return state.detach() if isinstance(state, torch.Tensor) else tuple(s.detach() for s in state)
 
 
 def state_rows(state, start, stop):

@@ -304,9 +304,7 @@ def _masks_code(result: RunResult) -> str:
 # --- The dropout masks the forward drew, again from the generator's state ------
 {sources}
 
-dropout_zeroed = torch.stack(
-    draw_masks(masks, {arguments})
-)  # (L-1, T, B, D*H): True where a unit was zeroed
+dropout_zeroed = torch.stack(draw_masks(masks, {arguments}))  # (L-1, T, B, D*H): True where a unit was zeroed
 dropout_shared = shared_across_time(dropout_zeroed, lengths, {c.packed})  # one mask for every step (variational)
 for layer, zeroed in enumerate(dropout_zeroed):
     print(f"layer {{layer}}'s output: {{int(zeroed.sum())}} of {{zeroed.numel()}} units zeroed over every step")

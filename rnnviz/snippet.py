@@ -11,7 +11,7 @@ import torch
 from rnnviz.brackets import TASK_VOCAB
 from rnnviz.cells import CELLS
 from rnnviz.config import changes
-from rnnviz.model import THREADS, forward, forward_in_chunks
+from rnnviz.model import THREADS, detached, forward, forward_in_chunks
 from rnnviz.runs import COMPARISONS
 
 SCRIPTED = {comparison.name: comparison.code is not None for comparison in COMPARISONS}
@@ -113,7 +113,7 @@ def _model(result) -> str:
     pair = "h_n, c_n = final" if lstm else "h_n, c_n = final, None"
     handed = {"zeros": "None", "random": "state", "carry": "carried or (None, None)" if lstm else "carried"}[c.h0]
     handed = f"h_0, c_0 = {handed}" if lstm and c.h0 != "zeros" else f"h_0, c_0 = {handed}, None"
-    sources = "\n\n".join(inspect.getsource(f) for f in (forward, forward_in_chunks))
+    sources = "\n\n".join(inspect.getsource(f) for f in (forward, forward_in_chunks, detached))
     lines = f"""
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 {sources}
