@@ -53,6 +53,7 @@ class ModuleConfig:
     dropout: float
     train_mode: bool
     chunk: int = 0  # never carried over a split
+    detach: bool = False  # nothing carried, nothing detached
 
     @property
     def directions(self) -> int:
