@@ -48,10 +48,11 @@ KEPT_PICKS = (
     "picture_sequence",
     "tensor_sequence",
     "gradient_sequence",
+    "dropout_sequence",
     "compare",
     *PICKS,
 )  # the picks made inside views: a link may set them, and a closed view still draws them (their value and link live)
-VIEW_PICKS = {"Picture": picture.picks_ui, "output & h_n": tensors.picks_ui, "Unrolled by hand": by_hand.picks_ui,
+VIEW_PICKS = {"Picture": picture.kept_picks_ui, "output & h_n": tensors.picks_ui, "Unrolled by hand": by_hand.picks_ui,
               "Gradients": gradients.picks_ui, "Compare": compare.picks_ui}  # fmt: skip
 
 LESSONS = {  # each step of the lesson path (dashboard.present.PATH): its one-line lesson and the longer note

@@ -54,6 +54,13 @@ def gradients_ui(view):
         "(log colour). Gray: exactly 0, the state cannot see that input. Outlined: the diagonal s = t. Faded: "
         "<pad> steps."
     )
+    if config.detach:
+        K = config.chunk
+        st.caption(
+            f"Detached at the split (the red rule at t = {K}): the second chunk starts from the first's h_n.detach(), "
+            f"so the first chunk's inputs (s < {K}) reach no second-chunk state (t ≥ {K}): exactly 0, gray, though "
+            "the numbers are the same as without detach."
+        )
     st.vega_lite_chart(connectivity_map(result, maps, b), width="content")
     if view.reveal:
         for rel in check_relations(result, extra={"grad": checks(config)}):

@@ -4,7 +4,7 @@ import html
 
 import streamlit as st
 
-from dashboard import bind, cached
+from dashboard import bind, cached, dropout
 from dashboard.by_hand import where_markdown
 from dashboard.markdown import pick_sequence
 from rnnviz.charts.diagram import lanes
@@ -32,6 +32,12 @@ def picks_ui(view):
     result = view.analysis.result
     if one_at_a_time(result):
         pick_sequence(result, "Sequence in the picture", key="picture_sequence", bind=bind("picture_sequence"))
+
+
+def kept_picks_ui(view):
+    """The Picture's picks while it is closed: the picture's sequence, the dropout masks' sequence."""
+    picks_ui(view)
+    dropout.picks_ui(view)
 
 
 def legend_html(pairs) -> str:
@@ -66,3 +72,6 @@ def picture_ui(view):
     chart.html(legend_html(spec["usermeta"]["legend"]))
     if view.reveal:
         clicked_cell_ui(result, cached.layers(view.config), event)
+    if view.config.draws_masks:
+        with st.expander("Dropout masks"):
+            dropout.dropout_ui(view)

@@ -142,7 +142,7 @@ def control_ui(container, name: str, off: dict[str, str], **kwargs):
 def beyond_ui(box, off: dict[str, str]):
     """Beyond the seed: the initial state (or a carry over a split), dropout in train mode, the <pad> embedding, a
     task to train first."""
-    for name in ("h0", "split", "dropout", "train_mode", "pad", "total_length", "sort"):
+    for name in ("h0", "split", "detach", "dropout", "train_mode", "pad", "total_length", "sort"):
         control_ui(box, name, off)
     control_ui(box, "task", off, on_change=apply_task)
     control_ui(box, "steps", off)

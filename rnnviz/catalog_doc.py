@@ -29,6 +29,7 @@ def sweep() -> list[Config]:
                 )  # fmt: skip
     for split in (1, 3):  # the second chunk one step long, and not
         configs.append(Config(sequences=EQUAL, bidirectional=True, h0="carry", split=split))
+    configs.append(Config(sequences=EQUAL, h0="carry", split=1, detach=True))  # truncated backprop
     return configs
 
 

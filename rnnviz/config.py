@@ -64,6 +64,10 @@ def _carry_only(values) -> str | None:
     return None if values["h0"] == "carry" else "the first chunk's length when h0 is carry"
 
 
+def _detach_carry_only(values) -> str | None:
+    return None if values["h0"] == "carry" else "only for h0 carry: a run in one piece carries no state to detach"
+
+
 def _own_embedding(values) -> str | None:
     return None if values["task"] == "none" else "for rnnviz's own embedding, not a task's trained one"
 
@@ -134,6 +138,11 @@ class Config:
     split: int = control(
         0, "split K (first chunk)", "With h_0 carry: the first chunk's length K; 0: T // 2.", "number",
         bounds=(0, MAX_LENGTH - 1), off=_carry_only,
+    )  # fmt: skip
+    detach: bool = control(
+        False, "detach (truncated backprop)", "With h_0 carry: the second chunk starts from the first's "
+        "h_n.detach(): the same numbers, but no gradient flows back into the first chunk.", "toggle",
+        off=_detach_carry_only,
     )  # fmt: skip
     dropout: float = control(
         0.0, "dropout", "Between layers, in train mode only: on each layer's output but the last.", "fraction",

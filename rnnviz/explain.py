@@ -28,7 +28,7 @@ from rnnviz.weights_file import Layer, describe
 
 DTYPES = {torch.float32: "float32", torch.float64: "float64"}  # the dtypes the catalog's tolerances cover
 # Comparisons that run a Config again: a user's module has none.
-FROM_CONFIG = ("cpu", "whole", "eval", "packed", "short", "unsorted")
+FROM_CONFIG = ("cpu", "whole", "eval", "packed", "short", "unsorted", "other_detach")
 VERDICT_MARKS = {"holds": "✓", "lesson": "·", "coincidence": "≈", "contradiction": "✗"}
 
 
@@ -56,6 +56,7 @@ class ModuleConfig:
     chunk: int = 0  # never carried over a split
     total_length: int = 0  # rnnviz's own padding past the longest sequence: none (x is read as it was padded)
     sort: str = "auto"  # rnnviz's own sort by hand: none (the batch is read in its order)
+    detach: bool = False  # nothing carried, nothing detached
 
     @property
     def directions(self) -> int:

@@ -16,7 +16,7 @@ from torch.func import jvp, vmap
 
 from rnnviz.cells import CELLS
 from rnnviz.config import Config, ConfigError, recurrent_weights
-from rnnviz.model import BUILD_LOCK, layer_modules, recurrent_module, reverse_steps, state_rows, to_state
+from rnnviz.model import BUILD_LOCK, detached, layer_modules, recurrent_module, reverse_steps, state_rows, to_state
 
 # -----------------------------------------------------------------------------
 # What the map models, and the cap: a cost model of connectivity() on the project's 2-core machine, one torch thread:
@@ -123,12 +123,29 @@ def layer_output(modules, x: torch.Tensor, lengths, state) -> torch.Tensor:
     return torch.cat(outputs, dim=2)
 
 
-def states(layers, x: torch.Tensor, lengths, state) -> tuple[torch.Tensor, ...]:
-    """Every layer's output for x (T, B, E): L tensors (T, B, D*H)."""
+def detached_layer_output(modules, x: torch.Tensor, lengths, state, split: int) -> torch.Tensor:
+    """One forward-only layer's output (T, B, H) run in two chunks, steps [0, split) then [split, T), the second from
+    the first's final state detached (truncated backprop): no derivative crosses the split through the state.
+
+    Every sequence runs all T steps, as in layer_output (packed, each is longer than the split: its final state at
+    split - 1 is the one carried)."""
+    (rnn,) = modules
+    first, carried = rnn(x[:split], state)  # (split, B, H)
+    second, _ = rnn(x[split:], detached(carried))  # (T - split, B, H)
+    return torch.cat([first, second])
+
+
+def layer_function(config: Config):
+    """How the map runs one layer: layer_output, or for a detached carry detached_layer_output at the split."""
+    return partial(detached_layer_output, split=config.chunk) if config.detach else layer_output
+
+
+def states(layers, x: torch.Tensor, lengths, state, run_layer=layer_output) -> tuple[torch.Tensor, ...]:
+    """Every layer's output for x (T, B, E): L tensors (T, B, D*H); run_layer: see layer_function."""
     outputs = []
     for k, modules in enumerate(layers):
         D = len(modules)
-        x = layer_output(modules, x, lengths, state_rows(state, k * D, (k + 1) * D))
+        x = run_layer(modules, x, lengths=lengths, state=state_rows(state, k * D, (k + 1) * D))
         outputs.append(x)
     return tuple(outputs)
 
@@ -140,22 +157,24 @@ def states(layers, x: torch.Tensor, lengths, state) -> tuple[torch.Tensor, ...]:
 def connectivity(result) -> torch.Tensor:
     """(L, D, B, T, T) float64: [l, d, b, t, s] = ||d h^(l,d)_t[b] / d x_s[b]||_F, 0 where t was never run.
 
-    From the run's h_0 (zeros or random; a unidirectional carry is the whole run); check_gradients says what else
-    it refuses. Computed in float64 whatever the run's dtype: the weights and embeddings of a float32 run are exact
-    in float64, and torch's float32 LSTM kernel on the CPU (oneDNN) has no forward-mode derivative.
+    From the run's h_0 (zeros or random; a unidirectional carry is the whole run, or with detach the two chunks, the
+    state between them detached); check_gradients says what else it refuses. Computed in float64 whatever the run's
+    dtype: the weights and embeddings of a float32 run are exact in float64, and torch's float32 LSTM kernel on the
+    CPU (oneDNN) has no forward-mode derivative.
     """
     c = result.config
     check_gradients(c)
     x, lengths, state = inputs(result)
     T, B, E = x.shape
     layers = stack_modules(result)
+    run_layer = layer_function(c)
 
     def squares(seed):
         """A tangent (T, B, E) -> (L, T, B, D): its square at every state, summed over the state's units."""
         h, tangent, out = x, seed, []
         for k, modules in enumerate(layers):
             rows = state_rows(state, k * c.directions, (k + 1) * c.directions)
-            h, tangent = jvp(partial(layer_output, modules, lengths=lengths, state=rows), (h,), (tangent,))
+            h, tangent = jvp(partial(run_layer, modules, lengths=lengths, state=rows), (h,), (tangent,))
             out.append(tangent.view(T, B, c.directions, -1).pow(2).sum(3))
         return torch.stack(out)
 
@@ -184,23 +203,28 @@ def finite_difference_check(result, values: torch.Tensor, samples: int = 8, seed
 
     Entries are drawn by a generator of their own (the global RNG is left alone), among the steps each sequence
     runs (t, s < T_b). The differences run the stack itself on nudged copies of the sequence: no tangent involved.
+    With detach, an entry across the split (t >= K > s) is moved to an input of the second chunk: there the map is 0
+    by the cut, while the numbers (which differences see) still depend on that input.
     """
     L, D, B, T, _ = values.shape
     x, lengths, state = inputs(result)
     E = x.shape[2]
     layers = stack_modules(result)
+    cut, run_layer = result.config.chunk if result.config.detach else 0, layer_function(result.config)
     generator = torch.Generator().manual_seed(seed)
     units = torch.arange(E)
     autograd, differences = [], []
     for _ in range(samples):
         layer, direction, b = (int(torch.randint(n, (), generator=generator)) for n in (L, D, B))
         t, s = torch.randint(lengths[b], (2,), generator=generator).tolist()
+        if t >= cut > s:
+            s = cut + s % (lengths[b] - cut)  # (packed, every sequence is longer than the split)
         nudges = torch.zeros(T, 2, E, E, dtype=x.dtype)  # copy (sign, e) of sequence b moves x_s[b, e] by +-FD_STEP
         nudges[s, 0, units, units], nudges[s, 1, units, units] = FD_STEP, -FD_STEP
         copies = x[:, b].view(T, 1, E) + nudges.view(T, 2 * E, E)  # (T, 2*E, E)
         with torch.no_grad():
-            h = states(layers, copies, (lengths[b],) * 2 * E, state_columns(state, [b] * 2 * E))[layer][t]  # (2*E, D*H)
-        h = h.view(2, E, D, -1)[:, :, direction]  # (2, E, H)
+            every = states(layers, copies, (lengths[b],) * 2 * E, state_columns(state, [b] * 2 * E), run_layer)
+        h = every[layer][t].view(2, E, D, -1)[:, :, direction]  # (2*E, D*H) -> (2, E, H)
         differences.append(torch.linalg.vector_norm((h[0] - h[1]) / (2 * FD_STEP)))  # the (H, E) block's norm
         autograd.append(values[layer, direction, b, t, s])
     return torch.stack(autograd), torch.stack(differences)

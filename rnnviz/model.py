@@ -177,7 +177,7 @@ def run(config: Config, training=None, weights_file=None) -> RunResult:
             masks_state = torch.get_rng_state() if config.draws_masks else None
             embedded = embedding(batch.padded.to(device))  # (T, B, E)
             output, final, carried = forward_in_chunks(
-                rnn, embedded, batch.lengths, config.packed, state, config.chunk, config.sort == "manual"
+                rnn, embedded, batch.lengths, config.packed, state, config.chunk, config.detach, config.sort == "manual"
             )  # (T, B, D*H)
     h_n, c_n = split_state(final)  # (L*D, B, H)
     h_0, c_0 = split_state(carried if config.h0 == "carry" else state)
@@ -258,8 +258,9 @@ def forward(rnn, x, lengths, packed, state=None, enforce_sorted=False):
     return output, state
 
 
-def forward_in_chunks(rnn, x, lengths, packed, state, split, enforce_sorted=False):
-    """x whole (split 0), or steps [0, split) then [split, T) from the first chunk's final state.
+def forward_in_chunks(rnn, x, lengths, packed, state, split, detach=False, enforce_sorted=False):
+    """x whole (split 0), or steps [0, split) then [split, T) from the first chunk's final state (detach: from
+    its .detach(), truncated backprop: the same numbers, no gradient back into the first chunk).
 
     Returns the output (the chunks' outputs concatenated in time), the final state, and the state carried from the
     first chunk to the second (None when whole).
@@ -271,10 +272,16 @@ def forward_in_chunks(rnn, x, lengths, packed, state, split, enforce_sorted=Fals
     first, carried = forward(
         rnn, x.narrow(time, 0, split), [min(n, split) for n in lengths], packed, state, enforce_sorted
     )
+    handed = detached(carried) if detach else carried
     second, final = forward(
-        rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, carried, enforce_sorted
+        rnn, x.narrow(time, split, T - split), [n - split for n in lengths], packed, handed, enforce_sorted
     )
     return torch.cat([first, second], dim=time), final, carried
+
+
+def detached(state):
+    """A state (a tensor, or an LSTM's (h, c)) with the same numbers, cut from the autograd graph that made it."""
+    return state.detach() if isinstance(state, torch.Tensor) else tuple(s.detach() for s in state)
 
 
 def state_rows(state, start, stop):

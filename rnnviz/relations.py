@@ -1150,6 +1150,78 @@ def gru_state_unpacks_as_h_c(s: Sizes, extra) -> Spec | None:
 
 
 # -----------------------------------------------------------------------------
+# Truncated backprop (h0 carry, detach) and dropout's masks
+
+
+@entry("detach-keeps-values", needs=("other_detach",))
+def detach_keeps_values(s: Sizes, extra) -> Spec:
+    """The second chunk's output and h_n (and c_n) are the same, bit for bit, with or without detach. h0 carry."""
+    K, c = s.config.chunk, s.config
+    carried = "h_n and c_n" if CELLS[c.cell].has_cell_state else "h_n"
+    names = ("output", "h_n", "c_n") if CELLS[c.cell].has_cell_state else ("output", "h_n")
+    second = at(s, f"{K}:").removeprefix("output") + "]"  # [K:, :], or [:, K:] with batch_first
+    pairs = ((f"output{second}", f"other_detach_output{second}"),)
+    pairs += tuple((name, f"other_detach_{name}") for name in names[1:])
+    return Spec(
+        True,
+        f"The second chunk, steps [{K}, {s.T}), gives the same output and final states, bit for bit, whether it starts "
+        f"from the first chunk's {carried} as they are or `.detach()`-ed (this run "
+        f"{'detaches' if c.detach else 'does not detach'}).",
+        "detach() returns the very same numbers cut from the autograd graph: it changes which gradients flow back "
+        "into the first chunk, never what the second chunk computes.",
+        pairs,
+        batch_axis=None if c.batch_first else 1,  # (h_n's batch axis is 1 either way)
+    )
+
+
+@entry("detach-cuts-gradients", needs=("grad",))
+def detach_cuts_gradients(s: Sizes, extra) -> Spec | None:
+    """With detach, no second-chunk state depends (by gradient) on a first-chunk input: exactly 0; a lesson without
+    detach. With gradients, h0 carry."""
+    c = s.config
+    if c.h0 != "carry":
+        return None
+    K = c.chunk
+    return Spec(
+        c.detach,
+        f"Detached at the split: every second-chunk state (t >= {K}), of every layer, has gradient exactly 0 with "
+        f"respect to every first-chunk input (s < {K}): backprop stops at the split."
+        if c.detach
+        else f"Not detached: the state carried at the split passes gradients back, so second-chunk states (t >= {K}) "
+        f"depend on first-chunk inputs (s < {K}); with detach they would all be exactly 0.",
+        "The second chunk starts from the first's h_n.detach(): a leaf with no history, so backprop stops at the "
+        "split (truncated backprop through time), though the numbers are the same. Without detach the carried state "
+        "is the first chunk's own result, and the gradient flows through it into every earlier input: not all 0."
+        if c.detach
+        else "Carrying h_n into a second call looks like starting afresh; only detach() cuts the graph that links "
+        "the two calls, and then every one of these gradients is exactly 0.",
+        (_zero(f"grad[:, :, :, {K}:, :{K}]"),),
+        batch_axis=2,
+        coincidence="no first-chunk input moves a second-chunk state here (saturated units, or a ReLU clamped to 0).",
+    )
+
+
+@entry("dropout-mask-shared-across-time", needs=("dropout",))
+def dropout_mask_shared_across_time(s: Sizes, extra) -> Spec:
+    """The tempting claim that one dropout mask serves every step (variational dropout): torch draws a fresh one per
+    element and step. Train mode, dropout, two layers or more, two steps or more."""
+    if s.T == 1:
+        return None
+    P = s.config.dropout
+    return Spec(
+        False,
+        f"torch draws a fresh dropout mask for every unit at every step: each layer's output but the last has each of "
+        f"its `(T, B, D*H)` elements zeroed with chance P = {P}, independently, so which units are zeroed changes from "
+        "step to step.",
+        "Variational dropout (Gal and Ghahramani) keeps one mask for the whole sequence, and recurrent dropout is "
+        "often described so; nn.RNN/LSTM/GRU's dropout argument is plain dropout on each layer's output.",
+        (("dropout_zeroed.int()", "dropout_shared.int()"),),  # 1: zeroed
+        batch_axis=2,
+        coincidence="every step happened to draw the same zeroed units (few steps and units, or P near 0 or 1).",
+    )
+
+
+# -----------------------------------------------------------------------------
 # Evaluation
 
 

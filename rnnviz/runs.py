@@ -20,6 +20,7 @@ from rnnviz import model
 from rnnviz.cell_loop import cell_loop, make_cells
 from rnnviz.cells import CELLS, paper_gru_step, step_code
 from rnnviz.config import Config
+from rnnviz.dropout import draw_masks, masks, shared_across_time
 from rnnviz.model import (
     BUILD_LOCK,
     RunResult,
@@ -469,6 +470,36 @@ paper_output = paper_layers[-1]{to_layout}  # the paper's GRU: r_t applied to h 
 """
 
 
+class Masks(NamedTuple):
+    """The dropout masks the forward drew, and the variational-dropout claim about them."""
+
+    zeroed: torch.Tensor  # (L-1, T, B, D*H) bool, time-major: True where a unit of that layer's output was zeroed
+    shared: torch.Tensor  # the same shape: each sequence's step-0 mask at every step it has
+
+
+def dropout_masks(result: RunResult) -> Masks:
+    """The masks of rnnviz.dropout.masks, stacked, with the claim that one mask serves every step."""
+    zeroed = torch.stack(masks(result))  # (L-1, T, B, D*H)
+    return Masks(zeroed, shared_across_time(zeroed, result.batch.lengths, result.config.packed))
+
+
+def _masks_code(result: RunResult) -> str:
+    c = result.config
+    sources = "\n\n".join(inspect.getsource(f) for f in (draw_masks, shared_across_time))
+    arguments = (
+        f"{c.dropout!r}, torch.{c.dtype}, lengths, {c.packed}, {c.chunk}, {c.layers}, {c.directions * c.state_size}"
+    )
+    return f"""
+# --- The dropout masks the forward drew, again from the generator's state ------
+{sources}
+
+dropout_zeroed = torch.stack(draw_masks(masks, {arguments}))  # (L-1, T, B, D*H): True where a unit was zeroed
+dropout_shared = shared_across_time(dropout_zeroed, lengths, {c.packed})  # one mask for every step (variational)
+for layer, zeroed in enumerate(dropout_zeroed):
+    print(f"layer {{layer}}'s output: {{int(zeroed.sum())}} of {{zeroed.numel()}} units zeroed over every step")
+"""
+
+
 COMPARISONS = (
     Comparison(
         "ref",
@@ -489,7 +520,9 @@ COMPARISONS = (
         "whole",
         "The run in one piece from zeros: h0 carry, no masks (in train mode each call draws masks of its own).",
         applies=lambda r: r.config.h0 == "carry" and not r.config.draws_masks,
-        compute=lambda result, reference: run(result.config.replace(h0="zeros", split=0), result.weights_file),
+        compute=lambda result, reference: run(
+            result.config.replace(h0="zeros", split=0, detach=False), result.weights_file
+        ),
         code=lambda r: f"_, whole_output, whole_h_n, whole_c_n, *_ = run({r.device!r}, split=0)  # in one piece",
     ),
     Comparison(
@@ -641,6 +674,26 @@ COMPARISONS = (
         applies=lambda r: is_gru(r.config) and r.config.h0 == "zeros" and not r.config.draws_masks,
         compute=lambda result, reference: paper(result),
         code=_paper_code,
+    ),
+    Comparison(
+        "other_detach",
+        "The same carry with detach flipped: h0 carry.",
+        applies=lambda r: r.config.h0 == "carry",
+        compute=lambda result, reference: run(
+            result.config.replace(detach=not result.config.detach), result.weights_file
+        ),
+        code=lambda r: (
+            f"_, other_detach_output, other_detach_h_n, other_detach_c_n, *_ = run({r.device!r}, "
+            f"detach={not r.config.detach})  # detach flipped"
+        ),
+    ),
+    Comparison(
+        "dropout",
+        "The dropout masks, drawn again from the generator's state where the forward drew them: train mode, "
+        "dropout, two layers or more.",
+        applies=lambda r: r.config.draws_masks,
+        compute=lambda result, reference: dropout_masks(result),
+        code=_masks_code,
     ),
 )
 

@@ -11,7 +11,7 @@ import torch
 from rnnviz.brackets import TASK_VOCAB
 from rnnviz.cells import CELLS
 from rnnviz.config import changes
-from rnnviz.model import THREADS, forward, forward_in_chunks
+from rnnviz.model import THREADS, detached, forward, forward_in_chunks
 from rnnviz.runs import COMPARISONS
 
 SCRIPTED = {comparison.name: comparison.code is not None for comparison in COMPARISONS}
@@ -120,7 +120,7 @@ def _model(result) -> str:
     pair = "h_n, c_n = final" if lstm else "h_n, c_n = final, None"
     handed = {"zeros": "None", "random": "state", "carry": "carried or (None, None)" if lstm else "carried"}[c.h0]
     handed = f"h_0, c_0 = {handed}" if lstm and c.h0 != "zeros" else f"h_0, c_0 = {handed}, None"
-    sources = "\n\n".join(inspect.getsource(f) for f in (forward, forward_in_chunks))
+    sources = "\n\n".join(inspect.getsource(f) for f in (forward, forward_in_chunks, detached))
     manual = sorted_arg = sort_state = ""
     if c.sort == "manual":
         manual, sorted_arg = ", manual=True", ", enforce_sorted=manual"
@@ -131,7 +131,7 @@ def _model(result) -> str:
 # --- The model: seed, then nn.Embedding, then the recurrent layer, in that order
 {sources}
 
-def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}{manual}):
+def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}, detach={c.detach}{manual}):
     torch.manual_seed({c.seed})
     embedding = nn.Embedding(len(vocab), {c.embedding}{", padding_idx=0" if c.pad == "zero" else ""})
     rnn = {CELLS[c.cell].module_name}({c.embedding}, {c.hidden}, {kwargs})
@@ -143,7 +143,7 @@ def run(device, split={c.chunk}, train={c.train_mode}, packed={c.packed}{manual}
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, deterministic=True, allow_tf32=False):
         masks = {masks}
         embedded = embedding(inputs.to(device))  # {"(B, T, E)" if c.batch_first else "(T, B, E)"}
-        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split{sorted_arg})
+        output, final, carried = forward_in_chunks(rnn, embedded, lengths, packed, state, split, detach{sorted_arg})
     {pair}
     {handed}  # the state handed to torch as h_0 (random: before t = 0; carry: to the second chunk)
     weights = {{name: p.detach().cpu() for name, p in rnn.named_parameters()}}
@@ -282,6 +282,8 @@ def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
         ]
     K, time = c.chunk, "[:, {}]" if c.batch_first else "[{}]"
     carried = "(h_0, c_0)" if final != "h_n" else "h_0"
+    handed = ("(h_0.detach(), c_0.detach())" if final != "h_n" else "h_0.detach()") if c.detach else carried
+    cut = ", detached: no gradient back into the first chunk" * c.detach
     first, second = f"x{time.format(f':{K}')}", f"x{time.format(f'{K}:')}"
     lines = [f"x = {inputs}"]
     if c.packed:
@@ -296,6 +298,6 @@ def _proof_forward(c, inputs: str, final: str, state: str) -> list[str]:
     return [
         *lines,
         f"first, {carried} = {first}  # the first {K} steps",
-        f"second, {final} = {second}{carried})  # from the state they left",
+        f"second, {final} = {second}{handed})  # from the state they left{cut}",
         f"output = torch.cat([first, second], dim={int(c.batch_first)})",
     ]

@@ -105,8 +105,8 @@ def sequences(draw, max_sequences: int = 5, max_length: int = 7) -> tuple[str, .
 def configs(draw, extended: bool = False, **fixed) -> Config:
     """A valid Config from the whole configuration space, kept small; keyword arguments pin fields.
 
-    extended: also draw h0 (zeros, random, carry and its split), dropout, train mode and the <pad> embedding; the
-    other fields of Config (a task) stay at their defaults. Without it every one of them does, for modules that do
+    extended: also draw h0 (zeros, random, carry, its split and detach), dropout, train mode and the <pad> embedding;
+    the other fields of Config (a task) stay at their defaults. Without it every one of them does, for modules that do
     not model them.
     """
 
@@ -150,7 +150,8 @@ def configs(draw, extended: bool = False, **fixed) -> Config:
     if config.device == "cuda" and train_mode:
         dropout = 0.0  # train mode with dropout draws its masks on the CPU only
     pad = pick("pad", st.sampled_from(PADS))
-    return config.replace(h0=h0, split=split, dropout=dropout, train_mode=train_mode, pad=pad)
+    detach = pick("detach", st.booleans()) if h0 == "carry" else False
+    return config.replace(h0=h0, split=split, dropout=dropout, train_mode=train_mode, pad=pad, detach=detach)
 
 
 @st.composite

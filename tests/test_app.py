@@ -19,6 +19,7 @@ from dashboard.present import PATH
 from rnnviz import PRESETS, Analysis, Config, ConfigError, analyse
 from rnnviz.anatomy import cells
 from rnnviz.config import CONFIG_DEFAULTS, MAX_CELLS, MAX_LENGTH, MAX_SEQUENCES
+from rnnviz.dropout import masks
 from rnnviz.links import CONFIG_KEYS, link_params, parse_link
 from rnnviz.recipes import after_output
 from rnnviz.report import make_report
@@ -681,8 +682,20 @@ def test_unrolled_by_hand_packed_past_the_length_shows_info():
             {"cell": "LSTM", "bidirectional": "true", "packed": "true"},
             Config(cell="lstm", bidirectional=True, packed=True),
         ),
+        (
+            {
+                "cell": "GRU",
+                "layers": "2",
+                "h0": "carry",
+                "split": "3",
+                "detach": "true",
+                "dropout": "0.5",
+                "train_mode": "true",
+            },
+            Config(cell="gru", layers=2, h0="carry", split=3, detach=True, dropout=0.5, train_mode=True),
+        ),
     ],
-    ids=["default", "lstm-bi-packed"],
+    ids=["default", "lstm-bi-packed", "gru-detached-carry-masks"],
 )
 def test_exported_snippet_runs(params, config, tmp_path):
     at = fresh_app(tab="Code & downloads", **params).run()
@@ -879,6 +892,49 @@ def test_the_gradients_tab_draws_the_map_and_the_reach():
     assert len(maps) == 1 and len(reach) == 1
     assert set(reach[0][1].cell) == {"RNN", "LSTM", "GRU"}
     assert any("norm at s = 0 over the norm at the last step" in c.value for c in at.caption)
+
+
+def test_a_detached_carry_draws_the_cut_on_the_gradients_map():
+    at = fresh_app(tab="Gradients", h0="carry", split="3", detach="true").run()
+    assert_clean(at)
+    ((spec, rows),) = charts_with(at, "zero")
+    rules = [layer for layer in spec["spec"]["layer"] if layer["mark"]["type"] == "rule"]
+    assert len(rules) == 1 and "datum.t == 3" in json.dumps(rules[0])
+    cut = rows[(rows.t >= 3) & (rows.s < 3)]
+    assert len(cut) and (cut.norm == 0).all() and (cut.zero != "").all()  # gray: exactly 0
+    assert any("reach no second-chunk state" in unescape(c.value) for c in at.caption)
+    at = fresh_app(tab="Gradients", h0="carry", split="3").run()  # not detached: no rule, no such sentence
+    ((spec, rows),) = charts_with(at, "zero")
+    assert not [layer for layer in spec["spec"]["layer"] if layer["mark"]["type"] == "rule"]
+    assert (rows[(rows.t >= 3) & (rows.s < 3)].norm > 0).all()
+    assert not any("reach no second-chunk state" in unescape(c.value) for c in at.caption)
+
+
+def test_the_dropout_masks_show_in_train_mode_with_dropout():
+    at = fresh_app(layers="3", dropout="0.5", train_mode="true", bidirectional="true").run()
+    assert_clean(at)
+    (expander,) = [e for e in at.expander if e.label == "Dropout masks"]
+    zeroed = masks(analyse(Config(layers=3, dropout=0.5, train_mode=True, bidirectional=True)).result)
+
+    def assert_shows(b: int):  # unit →3 of layer l at step t: zeroed exactly where the core's mask says
+        ((_, rows),) = charts_with(at, "mask")
+        assert set(rows.layer) == {"layer 0's output, read by layer 1", "layer 1's output, read by layer 2"}
+        assert len(rows) == 2 * 8 * 10  # every step and unit of the two dropped layers (T = 8, D*H = 10)
+        shown = {(int(r.layer.split()[1][0]), r.t, "→←".index(r.unit[0]) * 5 + int(r.unit[1:])): r.mask
+                 for r in rows.itertuples()}  # fmt: skip
+        assert shown == {(layer, t, u): "zeroed" if bool(zeroed[layer][t, b, u]) else "kept (scaled by 1/(1-P))"
+                         for layer in range(2) for t in range(8) for u in range(10)}  # fmt: skip
+
+    assert_shows(0)
+    assert any("not one mask for the whole sequence" in c.value for c in expander.caption)
+    at.segmented_control(key="dropout_sequence").set_value(2).run()  # another sequence
+    assert_shows(2)
+    at = fresh_app(layers="3", dropout="0.5", train_mode="true", bidirectional="true", dropout_sequence="b=2").run()
+    assert at.segmented_control(key="dropout_sequence").value == 2 and not at.warning
+    assert_shows(2)
+    open_tab(at, "Relations")  # closed, the Picture still draws the pick (hidden): its value and link survive
+    assert at.segmented_control(key="dropout_sequence").value == 2
+    assert not [e for e in fresh_app(layers="3", dropout="0.5").run().expander if e.label == "Dropout masks"]
 
 
 def test_a_task_trains_with_progress_then_every_view_shows_the_trained_layer():

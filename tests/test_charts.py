@@ -282,6 +282,43 @@ def test_connectivity_map_draws_every_entry_and_exact_zeros_apart():
     assert set(frame[frame.pad].t.tolist()) | set(frame[frame.pad].s.tolist()) >= {4, 5, 6, 7}  # 'tiny': 4 of 8
 
 
+def test_a_detached_carrys_map_has_a_rule_at_the_split():
+    from rnnviz.charts.gradients import CUT_COLOUR, connectivity_map
+    from rnnviz.gradients import connectivity
+
+    config = Config(layers=2, h0="carry", split=5, detach=True)
+    result = run(config)
+    spec = connectivity_map(result, connectivity(result), 0)
+    (rule,) = [layer for layer in spec["spec"]["layer"] if layer["mark"]["type"] == "rule"]
+    assert rule["mark"]["color"] == CUT_COLOUR and rule["encoding"]["y"]["bandPosition"] == 0  # row t = 5's top edge
+    assert rule["transform"] == [{"filter": "datum.t == 5 && datum.s == 0"}]
+    undetached = run(config.replace(detach=False))
+    spec = connectivity_map(undetached, connectivity(undetached), 0)
+    assert all(layer["mark"]["type"] != "rule" for layer in spec["spec"]["layer"])
+
+
+@pytest.mark.parametrize("config", [
+    Config(layers=3, dropout=0.5, train_mode=True, packed=True, bidirectional=True),
+    Config(sequences=("a" * 64,), hidden=256, layers=2, dropout=0.5, train_mode=True, bidirectional=True),
+])  # fmt: skip
+def test_the_masks_chart_draws_each_dropped_layers_units_and_caps_its_size(config):
+    from rnnviz.charts.dropout import PAD, ZEROED, masks_chart
+    from rnnviz.dropout import masks
+
+    result = run(config)
+    zeroed = masks(result)
+    frame = rows(masks_chart(result, zeroed, 0))
+    T, D = result.batch.max_length, config.directions
+    shown = min(config.hidden, MAX_CELLS // (T * D))
+    assert len(frame) == (config.layers - 1) * T * D * shown <= (config.layers - 1) * MAX_CELLS
+    n = result.batch.lengths[0]
+    for layer in range(config.layers - 1):
+        mine = frame[frame.layer.str.startswith(f"layer {layer}'s")]
+        first = mine[mine.unit.isin(["0", "→0"])].sort_values("t")  # unit 0 over the steps
+        expected = [ZEROED if zeroed[layer][t, 0, 0] else PAD if config.packed and t >= n else None for t in range(T)]
+        assert [m if m in (ZEROED, PAD) else None for m in first["mask"]] == expected
+
+
 def test_reach_chart_drops_exact_zeros_for_its_log_scale():
     from rnnviz.charts.gradients import reach_chart
 

@@ -416,6 +416,21 @@ def test_gradients_add_their_relations_and_the_map(capsys):
     assert "gradients" not in json_report(argv[:-1], capsys)
 
 
+def test_detach_reaches_the_config_and_cuts_the_gradients(capsys):
+    argv = ["--sequences", "abcd", "ab", "--cell", "lstm", "--h0", "carry", "--split", "2", "--detach", "--gradients"]
+    report = json_report(argv, capsys)
+    assert report["config"] == Config(sequences=("abcd", "ab"), cell="lstm", h0="carry", split=2, detach=True).as_dict()
+    verdicts = {r["id"]: r["verdict"] for r in report["relations"]}
+    assert verdicts["detach-keeps-values"] == verdicts["detach-cuts-gradients"] == "holds"
+    assert not torch.tensor(report["gradients"]["values"])[..., 2:, :2].any()  # [l][d][b][t][s]: t >= 2, s < 2
+    undetached = json_report([*argv[:-2], "--no-detach", "--gradients"], capsys)
+    verdicts = {r["id"]: r["verdict"] for r in undetached["relations"]}
+    assert verdicts["detach-cuts-gradients"] == "lesson"  # without detach the gradient crosses the split
+    code, out, err = cli(["--detach"], capsys)  # h0 zeros: nothing is carried
+    assert_one_line_error(code, out, err)
+    assert "detach" in err and "h0 carry" in err
+
+
 # -----------------------------------------------------------------------------
 # --compare: the same run with one control flipped
 

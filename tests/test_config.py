@@ -112,6 +112,7 @@ def test_as_dict_is_plain_and_round_trips():
         "dtype",
         "h0",
         "split",
+        "detach",
         "dropout",
         "train_mode",
         "task",
@@ -249,6 +250,12 @@ def test_proj_just_below_hidden_is_fine():
 def test_split_is_only_for_carry():
     rejects(r"\bsplit\b.*h0 is carry.*split to 0", split=3)
     rejects(r"\bsplit\b.*h0 is carry", h0="random", split=3)
+
+
+def test_detach_is_only_for_carry():
+    rejects(r"\bdetach True is only for h0 carry.*set detach to False", detach=True)
+    rejects(r"\bdetach\b.*h0 carry", h0="random", detach=True)
+    assert Config(h0="carry", detach=True).detach
 
 
 def test_the_default_split_is_half_the_longest_sequence():

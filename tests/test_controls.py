@@ -86,8 +86,13 @@ def test_total_length_and_sort_come_back_from_the_command_line_and_the_link(conf
 def test_a_control_that_does_not_apply_takes_its_default(config):
     """As a disabled widget's value does not count: whatever such a control holds, the config is the same."""
     off = off_reasons(vars(config))
-    stale = {name: controls()[name].bounds[1] if controls()[name].bounds else controls()[name].choices[-1]
-             for name in off}  # fmt: skip
+    def stale_value(name):
+        ctl = controls()[name]
+        if ctl.widget == "toggle":
+            return not CONFIG_DEFAULTS[name]
+        return ctl.bounds[1] if ctl.bounds else ctl.choices[-1]
+
+    stale = {name: stale_value(name) for name in off}
     assert config_from_controls({**vars(config), **stale}) == config
 
 

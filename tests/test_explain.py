@@ -243,7 +243,7 @@ def test_the_relations_are_those_rnnviz_finds_on_its_own_run(config):
     """The same layer, input, h_0 and dropout masks: every relation (but those that run a Config again) is the same,
     sentence, expression, verdict and difference."""
     if config.h0 == "carry":
-        config = config.replace(h0="zeros", split=0)
+        config = config.replace(h0="zeros", split=0, detach=False)
     analysis = analyse(config)
     module, x, lengths, h_0 = same_layer(analysis.result)
     if config.draws_masks:
@@ -281,6 +281,10 @@ def test_every_comparison_from_the_weights_runs_on_a_users_module():
         explanation = explain(module, x, None if packed else lengths, h_0, compare=True)
         assert not any(rel.verdict == "contradiction" for rel in explanation.relations)
         computed |= set(explanation.compared)
+    train_mode = nn.GRU(3, 4, num_layers=2, dropout=0.5).train()  # its dropout masks, drawn again
+    explanation = explain(train_mode, torch.randn(5, 2, 3), compare=True)
+    assert not any(rel.verdict == "contradiction" for rel in explanation.relations)
+    computed |= set(explanation.compared)
     from_weights = {c.name for c in COMPARISONS if c.name not in FROM_CONFIG and not c.on_request}
     assert computed == from_weights
 

@@ -75,7 +75,7 @@ def reference(result) -> torch.Tensor:
     """(L, D, B, T, T): the norms of torch.autograd.functional.jacobian, sequence b's input column varying alone."""
     c = result.config
     x = time_major(result.embedded, c.batch_first).double()  # (T, B, E)
-    T, B, E = x.shape
+    T, B, _ = x.shape
     L, D = c.layers, c.directions
     lengths = torch.tensor(result.batch.lengths if c.packed else [T] * B)
     layers = torch_layers(result)
@@ -89,6 +89,13 @@ def reference(result) -> torch.Tensor:
             outputs.append(pad_packed_sequence(sequence, total_length=T)[0])
         return torch.stack(outputs)
 
+    return jacobian_norms(stack, x, L, D)
+
+
+def jacobian_norms(stack, x: torch.Tensor, L: int, D: int) -> torch.Tensor:
+    """(L, D, B, T, T): the norms of torch.autograd.functional.jacobian of stack ((T, B, E) -> (L, T, B, D*H)), each
+    sequence b's input column varying alone."""
+    T, B, E = x.shape
     values = torch.zeros(L, D, B, T, T, dtype=torch.float64)
     for b in range(B):
 
@@ -98,6 +105,31 @@ def reference(result) -> torch.Tensor:
         jacobian = torch.autograd.functional.jacobian(column, x[:, b], vectorize=True)  # (L, T, D*H, T, E)
         values[:, :, b] = jacobian.view(L, T, D, -1, T, E).pow(2).sum((3, 5)).sqrt().transpose(1, 2)
     return values
+
+
+def detached_reference(result) -> torch.Tensor:
+    """(L, 1, B, T, T) of a detached carry: torch's stack on steps [0, K), then on [K, T) from the first chunk's
+    final states .detach(), as truncated backprop runs it; the jacobians taken through both calls."""
+    c = result.config
+    x = time_major(result.embedded, c.batch_first).double()  # (T, B, E)
+    T, B, _ = x.shape
+    K, lengths = c.chunk, result.batch.lengths if c.packed else [T] * B
+    layers = torch_layers(result)
+
+    def chunk(x, steps, states):  # one chunk through the stack: (L, T', B, H) and each layer's final state
+        sequence, outputs, finals = pack_padded_sequence(x, torch.tensor(steps), enforce_sorted=False), [], []
+        for rnn, state in zip(layers, states, strict=True):
+            sequence, final = rnn(sequence, state)
+            outputs.append(pad_packed_sequence(sequence, total_length=x.shape[0])[0])
+            finals.append(final.detach() if isinstance(final, torch.Tensor) else tuple(s.detach() for s in final))
+        return torch.stack(outputs), finals
+
+    def stack(x):  # (T, B, E) -> (L, T, B, H)
+        first, finals = chunk(x[:K], [min(n, K) for n in lengths], [None] * c.layers)
+        second, _ = chunk(x[K:], [n - K for n in lengths], finals)
+        return torch.cat([first, second], dim=1)
+
+    return jacobian_norms(stack, x, c.layers, 1)
 
 
 def assert_matches_reference(config: Config):
@@ -135,6 +167,27 @@ def test_neither_layout_nor_dtype_changes_the_map(config):
     values = connectivity(run(config))
     other = config.replace(batch_first=not config.batch_first, dtype="float64")
     assert torch.equal(connectivity(run(other)), values)
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"cell": "lstm", "layers": 2, "packed": True}, {"cell": "gru", "proj": 0, "batch_first": True, "split": 1},
+    {"cell": "lstm", "hidden": 4, "proj": 2, "layers": 3, "dtype": "float64", "split": 4},
+])  # fmt: skip
+def test_a_detached_carry_is_cut_at_the_split(changes):
+    """Truncated backprop: the map is torch's jacobian through two calls, the state between them detached; exactly 0
+    from every first-chunk input to every second-chunk state, where the map without detach is not."""
+    config = Config(sequences=("hello", "hey", "hi!!!"), h0="carry", detach=True, **{"split": 2, **changes})
+    result = run(config)
+    values, K = connectivity(result), config.chunk
+    torch.testing.assert_close(values, detached_reference(result), rtol=1e-10, atol=1e-12)
+    assert not values[:, :, :, K:, :K].any()
+    whole = connectivity(run(config.replace(detach=False)))
+    steps = result.batch.lengths if config.packed else [result.batch.max_length] * len(config.sequences)
+    assert all(whole[:, :, b, K:n, :K].all() for b, n in enumerate(steps))  # not one entry of it is 0
+    torch.testing.assert_close(values[:, :, :, :K], whole[:, :, :, :K], rtol=1e-12, atol=0)  # the first chunk's
+    torch.testing.assert_close(values[..., K:], whole[..., K:], rtol=1e-10, atol=1e-12)  # the second's inputs
+    autograd, differences = finite_difference_check(result, values, samples=8)  # no entry across the cut
+    torch.testing.assert_close(autograd, differences, rtol=FD_TOLERANCE, atol=FD_TOLERANCE)
 
 
 def test_a_unidirectional_carry_is_the_whole_run():

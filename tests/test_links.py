@@ -87,6 +87,19 @@ def test_a_task_alone_brings_its_batch_and_sizes_as_choosing_it_does():
     assert own.ignored == {}
 
 
+def test_detach_opens_with_a_carry_and_is_named_without_one():
+    """The link's detach is the command line's --detach: the same Config, so the same run."""
+    from rnnviz.__main__ import config_from_args, parse_args
+
+    link = parse_link({"h0": "carry", "split": "3", "detach": "true", "cell": "LSTM"})
+    argv = ["--h0", "carry", "--split", "3", "--detach", "--cell", "lstm"]
+    assert link.config == Config(h0="carry", split=3, detach=True, cell="lstm") == config_from_args(parse_args(argv))
+    assert not link.ignored
+    link = parse_link({"detach": "true"})  # h0 zeros: nothing is carried
+    assert link.config == Config()
+    assert link.ignored["detach"].startswith("detach=true: detach is only for h0 carry")
+
+
 def test_dropout_is_read_as_a_fraction_and_named_when_it_is_none():
     assert field_value("dropout", "0.3") == 0.3 and field_value("dropout", "1e-1") == 0.1
     link = parse_link({"dropout": "abc"})

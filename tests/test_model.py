@@ -15,6 +15,7 @@ from rnnviz import PRESETS, Config, ConfigError, run
 from rnnviz.brackets import TASK_VOCAB
 from rnnviz.model import (
     batch_first_h_0_error,
+    forward_in_chunks,
     layer_by_layer,
     rebuild,
     recurrent_module,
@@ -86,6 +87,8 @@ def plain_pytorch(config: Config, device: str = "cpu"):
             else:  # [0, K), then [K, T) from the first chunk's final state
                 K, axis = config.split or max(lengths) // 2, 1 if config.batch_first else 0
                 first, middle = call(embedded.narrow(axis, 0, K), [min(n, K) for n in lengths], None, K)
+                if config.detach:  # the second chunk from the state cut from its history: the same numbers
+                    middle = tuple(s.detach() for s in middle) if config.cell == "lstm" else middle.detach()
                 rest, state = call(embedded.narrow(axis, K, width - K), [n - K for n in lengths], middle, width - K)
                 output = torch.cat([first, rest], dim=axis)
     finally:
@@ -136,6 +139,7 @@ def test_run_is_plain_pytorch(device, config):
         {"cell": "lstm", "h0": "random", "layers": 2, "bidirectional": True, "batch_first": True},
         {"cell": "gru", "h0": "carry", "split": 3, "packed": True, "bidirectional": True},
         {"h0": "carry", "layers": 3, "dropout": 0.5, "batch_first": True},
+        {"cell": "lstm", "h0": "carry", "detach": True, "layers": 2, "dropout": 0.5, "train_mode": True},
         {"cell": "lstm", "dropout": 0.5, "layers": 1, "train_mode": True},
         {"packed": True, "total_length": 12, "cell": "lstm", "bidirectional": True, "batch_first": True},
         {"packed": True, "total_length": 9, "h0": "carry", "split": 2, "layers": 2},
@@ -463,6 +467,25 @@ def test_carry_hands_the_first_chunks_final_state_to_the_second(config):
             torch.testing.assert_close(result.c_0, c, atol=1e-6, rtol=1e-5)
     D = config.directions
     torch.testing.assert_close(result.h_0[:D], h[:D], atol=1e-6, rtol=1e-5)  # layer 0 is never dropped
+
+
+@pytest.mark.parametrize("cell", [nn.RNN, nn.LSTM, nn.GRU])
+@pytest.mark.parametrize("packed", [False, True])
+def test_detach_cuts_the_graph_at_the_split_not_the_numbers(cell, packed):
+    """forward_in_chunks with autograd on: the second chunk's output is the same, and with detach no gradient of it
+    reaches a first-chunk input."""
+    torch.manual_seed(0)
+    rnn, lengths = cell(3, 4, num_layers=2), [6, 4]
+    grads, outputs = [], []
+    for detach in (False, True):
+        x = torch.randn(6, 2, 3, generator=torch.Generator().manual_seed(1)).requires_grad_()  # (T, B, E)
+        output, _, _ = forward_in_chunks(rnn, x, lengths, packed, None, 3, detach)
+        output[3:].sum().backward()
+        grads.append(x.grad)
+        outputs.append(output.detach())
+    assert torch.equal(outputs[0], outputs[1])
+    assert grads[0][:3].abs().sum() > 0 and not grads[1][:3].any()
+    assert torch.equal(grads[0][3:], grads[1][3:])
 
 
 def test_zeros_hand_no_state():

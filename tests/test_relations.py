@@ -257,7 +257,7 @@ def test_chunks_equal_whole(config):
     r = Run(config)
     masks = config.train_mode and config.dropout > 0 and r.L >= 2
     applies = config.h0 == "carry" and not masks  # in train mode each call draws masks of its own
-    holds = applies and same_run(r.result, run(config.replace(h0="zeros", split=0)), close_to=config)
+    holds = applies and same_run(r.result, run(config.replace(h0="zeros", split=0, detach=False)), close_to=config)
     assert_relation(r, "chunks-equal-whole", applies, not config.bidirectional, holds)
 
 
@@ -348,9 +348,9 @@ def torch_module(result, layers: int | None = None) -> nn.RNNBase:
     return module
 
 
-def torch_call(module, x, lengths, packed, state=None):
-    """module on time-major x (T, B, .), packed or not; output (T, B, D*H) and the final state."""
-    with torch.no_grad():
+def torch_call(module, x, lengths, packed, state=None, grad=False):
+    """module on time-major x (T, B, .), packed or not; output (T, B, D*H) and the final state (grad: autograd on)."""
+    with torch.enable_grad() if grad else torch.no_grad():
         if not packed:
             return module(x, state)
         sequence = pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False)
@@ -548,8 +548,8 @@ def test_packed_zeros_mask_attention(config):
     query = torch.randn(r.D * r.H, generator=torch.Generator().manual_seed(0), dtype=r.out.dtype)
     weights = torch.softmax(r.out @ query, dim=0)  # (T, B): no mask
     assert_relation(r, "packed-zeros-mask-attention", applies, False, bool((weights[pads] == 0).all()))
-    assert "packed-zeros-mask-attention" not in Run(config.replace(packed=False, total_length=0, sort="auto",
-                                                                   split=0, h0="zeros")).relations  # fmt: skip
+    unpacked = config.replace(packed=False, total_length=0, sort="auto", split=0, h0="zeros", detach=False)
+    assert "packed-zeros-mask-attention" not in Run(unpacked).relations
     if applies:
         assert not r.out[pads].any()  # the pads' outputs are zeros, their scores 0...
         masked = torch.softmax((r.out @ query).masked_fill(pads, float("-inf")), dim=0)
@@ -854,7 +854,8 @@ def own_namespace(result, reference) -> dict:
     }
     others = {
         "ref": reference,
-        "whole": run(c.replace(h0="zeros", split=0)) if c.h0 == "carry" else None,
+        "whole": run(c.replace(h0="zeros", split=0, detach=False)) if c.h0 == "carry" else None,
+        "other_detach": run(c.replace(detach=not c.detach)) if c.h0 == "carry" else None,
         "eval": run(c.replace(train_mode=False)),
         "packed": run(c.replace(packed=True)) if c.pad == "zero" and not c.packed and c.h0 != "carry" else None,
         "by_layer": own_stack(result),
@@ -869,7 +870,7 @@ def own_namespace(result, reference) -> dict:
             ns[f"{prefix}_hv"] = other.h_n.view(L, D, B, H)
     # The comparisons that are checked against torch's own modules in their entries' tests above, as rnnviz made them
     for prefix, other in comparisons(result, reference).items():
-        if prefix in ("gate", "alone", "transposed", "nudged", "bias_split", "forget", "cell_loop", "paper"):
+        if prefix in ("gate", "alone", "transposed", "nudged", "bias_split", "forget", "cell_loop", "paper", "dropout"):
             ns.update({f"{prefix}_{name}": tensor for name, tensor in other._asdict().items()})
     return ns
 
@@ -1060,6 +1061,7 @@ def test_a_broken_other_run_is_a_contradiction():
             "chunks-equal-whole",
             "train-equals-eval",
             "stacked-is-layer-by-layer",
+            "detach-keeps-values",
         ),
         Config(layers=2, dropout=0.5, train_mode=True, bidirectional=True): (
             "layer-0-h_n-unaffected-by-dropout",
@@ -1072,6 +1074,7 @@ def test_a_broken_other_run_is_a_contradiction():
         off = {
             prefix: Own(other.output + 1e-3, other.h_n + 1e-3, other.c_n, (other.h_n + 1e-3).view(result.h_n.shape))
             for prefix, other in extra.items()
+            if hasattr(other, "output")  # a run's tensors (not the masks)
         }
         rels = by_id(check_relations(result, extra=off))
         for rid in rids:
@@ -1205,3 +1208,92 @@ def test_gradient_matches_finite_differences():
     rel = rels["gradient-matches-finite-differences"]
     assert (rel.kind, rel.holds, rel.comparison) == ("guaranteed", True, "allclose")
     assert rel.max_abs_diff == float((g.autograd - g.differences).abs().max()) <= g.tolerance
+
+
+# -----------------------------------------------------------------------------
+# Truncated backprop (h0 carry, detach) and dropout's masks
+
+
+def torch_second_chunk(result, detach: bool):
+    """The run's second chunk in plain torch, autograd on: its module from the run's weights, the first chunk's
+    final state handed over as it is or detached. Returns the second chunk's output (time-major), its final state
+    and the embedded input x (T, B, E), which requires grad."""
+    c = result.config
+    x = time_major(result.embedded, c.batch_first).clone().requires_grad_()  # (T, B, E)
+    K, lengths = c.chunk, result.batch.lengths
+    rnn = torch_module(result)
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+        warnings.simplefilter("ignore")
+        if c.draws_masks:
+            torch.set_rng_state(result.masks_state)
+        rnn.train(c.train_mode)
+        _, carried = torch_call(rnn, x[:K], [min(n, K) for n in lengths], c.packed, None, grad=True)
+        if detach:
+            carried = carried.detach() if isinstance(carried, torch.Tensor) else tuple(s.detach() for s in carried)
+        second, final = torch_call(rnn, x[K:], [n - K for n in lengths], c.packed, carried, grad=True)
+    return second, final, x
+
+
+@FEW
+@given(configs(extended=True))
+def test_detach_keeps_values(config):
+    r = Run(config)
+    applies = config.h0 == "carry"
+    holds = False
+    if applies:  # torch's own module, both ways, autograd on; and the run with detach flipped
+        K = config.chunk
+        kept, detached = torch_second_chunk(r.result, False), torch_second_chunk(r.result, True)
+        finals = [s if isinstance(s, tuple) else (s,) for s in (kept[1], detached[1])]
+        assert all_equal([(kept[0], detached[0]), *zip(*finals, strict=True)])  # plain torch: detach moves no number
+        other = run(config.replace(detach=not config.detach))
+        mine = [(r.out[K:], time_major(other.output, config.batch_first)[K:]), (r.result.h_n, other.h_n)]
+        holds = all_equal(mine + ([(r.result.c_n, other.c_n)] if config.cell == "lstm" else []))
+    assert_relation(r, "detach-keeps-values", applies, holds=holds)
+
+
+@pytest.mark.parametrize("detach", [True, False])
+@pytest.mark.parametrize(
+    "changes", [{}, {"cell": "lstm", "layers": 2, "packed": True}, {"cell": "gru", "batch_first": True}]
+)
+def test_detach_cuts_gradients(detach, changes):
+    config = Config(sequences=("abcde", "abcd"), hidden=3, embedding=2, h0="carry", split=2, detach=detach, **changes)
+    rels, g = gradient_run(config)
+    rel = rels["detach-cuts-gradients"]
+    K = config.chunk
+    # plain torch, reverse mode: the second chunk's states against the first chunk's inputs
+    second, _, x = torch_second_chunk(run(config), detach)
+    second.sum().backward()
+    reaches = bool(x.grad[:K].any())
+    assert reaches is not detach
+    assert bool(g.values[:, :, :, K:, :K].any()) is reaches
+    assert (rel.kind, rel.holds) == (("guaranteed", True) if detach else ("lesson", False))
+    assert "detach-cuts-gradients" not in gradient_run(Config(sequences=("abcde",), hidden=2))[0]  # no carry
+
+
+@FEW
+@given(configs(extended=True, train_mode=True, dropout=0.5))  # one layer: no masks, it does not apply
+def test_dropout_mask_shared_across_time(config):
+    r = Run(config)
+    applies = config.draws_masks and r.T > 1
+    holds = False
+    if applies:  # the masks again, here: F.dropout on ones, chunk by chunk, layer by layer, from the run's state
+        K, B, width = config.chunk, r.B, r.D * r.H
+        zeroed = [[] for _ in range(r.L - 1)]
+        with torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(r.result.masks_state)
+            for start, stop in [(0, r.T)] if not K else [(0, K), (K, r.T)]:
+                steps = [min(n, stop) - start for n in r.lengths]
+                for masks in zeroed:
+                    ones = torch.ones(stop - start, B, width, dtype=r.out.dtype)
+                    if config.packed:
+                        seq = pack_padded_sequence(ones, torch.tensor(steps), enforce_sorted=False)
+                        seq = seq._replace(data=F.dropout(seq.data, config.dropout, training=True))
+                        ones = pad_packed_sequence(seq, total_length=stop - start, padding_value=1.0)[0]
+                    else:
+                        ones = F.dropout(ones, config.dropout, training=True)
+                    masks.append(ones == 0)
+        zeroed = torch.stack([torch.cat(masks) for masks in zeroed])  # (L-1, T, B, D*H)
+        assert torch.equal(zeroed, comparisons(r.result, r.reference)["dropout"].zeroed)
+        real = [n if config.packed else r.T for n in r.lengths]
+        holds = all(torch.equal(zeroed[:, t, b], zeroed[:, 0, b]) for b, n in enumerate(real) for t in range(n))
+    assert_relation(r, "dropout-mask-shared-across-time", applies, False, holds)

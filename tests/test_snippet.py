@@ -134,6 +134,9 @@ SUBPROCESS_CASES = {
         train_mode=True,
         layers=2,
     ),
+    "carry-detach-lstm-dropout-bf": Config(
+        cell="lstm", h0="carry", split=3, detach=True, layers=3, dropout=0.5, train_mode=True, batch_first=True
+    ),
     "task-brackets": Config(
         sequences=("(a(b))", "c)("), cell="gru", hidden=6, embedding=3, task="brackets", steps=5, bidirectional=True
     ),
@@ -200,7 +203,7 @@ def test_the_snippet_builds_and_draws_in_the_contracts_order():
              "rnn.train(train)", "masks = torch.get_rng_state()", "forward_in_chunks("]  # fmt: skip
     positions = [body.index(text) for text in order]
     assert positions == sorted(positions)
-    assert "dropout=0.5" in body and "def run(device, split=0, train=True, packed=False)" in source
+    assert "dropout=0.5" in body and "def run(device, split=0, train=True, packed=False, detach=False)" in source
     _, _, eval_source = snippet_for(config.replace(train_mode=False, h0="zeros"))
     assert "masks = None" in eval_source and "torch.randn(2, 3" not in eval_source  # no h_0 drawn
 
@@ -234,6 +237,24 @@ def test_snippet_on_device(device, tmp_path):
     assert torch.equal(tensors["output"], result.output)
     assert torch.equal(tensors["h_n"], result.h_n)
     assert tensors["c_n"] is None
+
+
+def test_the_snippet_draws_the_dropout_masks_again_and_detaches(tmp_path):
+    """Its masks are the run's (the counts it prints, and its lesson's verdict), and its run detaches at the split."""
+    from rnnviz.dropout import masks
+
+    config = SUBPROCESS_CASES["carry-detach-lstm-dropout-bf"]
+    result, relations, source = snippet_for(config)
+    assert "forward_in_chunks(rnn, embedded, lengths, packed, state, split, detach)" in source
+    assert "def run(device, split=3, train=True, packed=False, detach=True):" in source
+    proc, _ = run_snippet(source, tmp_path)
+    for layer, zeroed in enumerate(masks(result)):
+        assert f"layer {layer}'s output: {int(zeroed.sum())} of {zeroed.numel()} units zeroed" in proc.stdout
+    ids = {rel.id for rel in relations}
+    assert {"detach-keeps-values", "dropout-mask-shared-across-time"} <= ids
+    assert "dropout-mask-shared-across-time (a lesson, usually False): False" in proc.stdout
+    proof = make_proof(result, relations)
+    assert "second, (h_n, c_n) = rnn(x[:, 3:], (h_0.detach(), c_0.detach()))" in proof
 
 
 @settings(max_examples=3)

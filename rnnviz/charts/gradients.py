@@ -11,6 +11,7 @@ from rnnviz.tables import ARROWS
 
 MAP_PX = 190  # the side of one T x T map: two side by side fit beside the sidebar at 853 px
 ZERO = "exactly 0"
+CUT_COLOUR = "#d62728"  # the rule where a detached carry cuts the gradients
 
 
 def log_norm(value: float) -> float | None:
@@ -41,12 +42,13 @@ def connectivity_map(result, values, b: int) -> dict:
         for s in range(T)
     ]
     order = tuple(f"layer {layer} {ARROWS[d]}" for layer in reversed(range(L)) for d in range(D))
-    return with_rows(map_layout(order, D), rows)
+    return with_rows(map_layout(order, D, c.chunk if c.detach else 0), rows)
 
 
 @layout
-def map_layout(order: tuple[str, ...], columns: int):
-    """The maps without their rows: one per name in order (top layer first), columns of them side by side."""
+def map_layout(order: tuple[str, ...], columns: int, cut: int = 0):
+    """The maps without their rows: one per name in order (top layer first), columns of them side by side; cut
+    (a detached carry's split K, else 0): a rule across each map where the states of the second chunk begin."""
     base = alt.Chart(alt.NamedData(name=DATA)).encode(
         x=alt.X("s:O", title="input step s", axis=axis()),
         y=alt.Y("t:O", title="state at step t", axis=axis()),
@@ -69,7 +71,19 @@ def map_layout(order: tuple[str, ...], columns: int):
         )
     )
     diagonal = base.transform_filter("datum.diagonal").mark_rect(filled=False, stroke="white", strokeWidth=1.5)
-    chart = alt.layer(heat, zeros, diagonal).properties(width=MAP_PX, height=MAP_PX)
+    layers = [heat, zeros, diagonal]
+    if cut:
+        layers.append(
+            base.transform_filter(f"datum.t == {cut} && datum.s == 0")  # one rule a map
+            .mark_rule(color=CUT_COLOUR, strokeWidth=3)
+            .encode(
+                x=alt.value(0),
+                x2=alt.value(MAP_PX),
+                y=alt.Y("t:O", bandPosition=0),  # the top edge of row t = K
+                tooltip=[alt.Tooltip("t:O", title="detached at the split, t")],
+            )
+        )
+    chart = alt.layer(*layers).properties(width=MAP_PX, height=MAP_PX)
     return chart.facet(
         facet=alt.Facet(
             "map:N", sort=list(order), title=None, header=alt.Header(labelFontSize=FONT_PX, labelColor=INK)
