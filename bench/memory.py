@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from browser import CHROMIUM, CHROMIUM_ARGS
 from common import ROOT, largest_query, machine
 from sec_gradients import largest_allowed
+from wsclient import stop
 
 from dashboard.views import VIEWS  # common put the repository on the path
 
@@ -195,12 +196,7 @@ def main():
             for name, mb in out["smaps"]:
                 print(f"  {mb:7.1f} MB  {name}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
 

@@ -80,12 +80,17 @@ def serve(script: Path, log: Path, *options: str, cwd: Path = ROOT, timeout_s: f
             time.sleep(0.2)
         yield Server(url, proc, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen):
+    """End a server process: terminate, then kill if it has not gone within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def healthy(url: str) -> bool:

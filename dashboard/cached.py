@@ -48,8 +48,12 @@ def layers(config: Config):
 
 def picture(config: Config, sequences: tuple[int, ...], reveal: bool, large: bool) -> dict:
     """The diagram's Vega-Lite spec for these sequences (large: presenter mode's type)."""
-    key = ("picture", config, sequences, reveal, large)
-    return get(key, lambda: diagram(analysis(config).result, layers(config), sequences, reveal, large))
+
+    def draw() -> dict:
+        done = analysis(config)
+        return diagram(done.result, layers(config), sequences, reveal, large, done.reference.layer_cells)
+
+    return get(("picture", config, sequences, reveal, large), draw)
 
 
 def heatmaps(config: Config, b: int, reveal: bool) -> tuple[dict, dict]:

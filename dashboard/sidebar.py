@@ -151,6 +151,9 @@ def beyond_ui(box, off: dict[str, str]):
 def controls_ui() -> tuple[Config | None, str | None]:
     """The sidebar; returns the config, or None and the reason it is invalid."""
     sb = st.sidebar
+    weights, problem = your_weights.read_upload()
+    if your_weights.hold_fixed(weights) and st.session_state.preset != CUSTOM:
+        st.session_state.preset = CUSTOM  # the file moved the controls off the preset, as a hand would
     sb.title("rnnviz")
     sb.selectbox(
         "Preset (a lesson each)",
@@ -160,8 +163,6 @@ def controls_ui() -> tuple[Config | None, str | None]:
         bind=bind("preset"),
         help="The blog's four sections (single/multi-layer, uni/bi-directional), then its batch packed.",
     )
-    weights, problem = your_weights.read_upload()
-    your_weights.hold_fixed(weights)
     off = off_reasons(config_values())  # the widgets' values as the last run left them, this run's changes included
     off |= your_weights.fixed(weights)
     control_ui(sb, "sequences", off)

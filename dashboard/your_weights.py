@@ -27,11 +27,16 @@ def fixed(weights: Weights | None) -> dict[str, str]:
     return {name: FIXED_REASON for name in weights.layer.config_fields()} | {"task": NO_TASK}
 
 
-def hold_fixed(weights: Weights | None):
-    """Before the widgets are drawn: each control the file sets holds the file's value, as its widget shows it."""
-    if weights is not None:
-        values = weights.layer.config_fields() | {"task": "none"}
-        st.session_state.update({name: controls()[name].shown(value) for name, value in values.items()})
+def hold_fixed(weights: Weights | None) -> bool:
+    """Before the widgets are drawn: each control the file sets holds the file's value, as its widget shows it.
+    Returns whether one of them moved."""
+    if weights is None:
+        return False
+    values = weights.layer.config_fields() | {"task": "none"}
+    shown = {name: controls()[name].shown(value) for name, value in values.items()}
+    moved = any(st.session_state.get(name) != value for name, value in shown.items())
+    st.session_state.update(shown)
+    return moved
 
 
 def read_upload() -> tuple[Weights | None, str | None]:
@@ -81,9 +86,9 @@ def shown_ui():
     if problem:
         st.error(f"Your weights cannot run, so rnnviz's own are shown: {problem}", icon=":material/block:")
     elif weights is not None:
-        prefix = f", the layer under `{weights.prefix}`" if weights.prefix else ""
+        prefix = f" · under `{weights.prefix}`" if weights.prefix else ""
         st.info(
-            f"Your weights: **{weights.file}** (sha256 `{weights.sha256[:12]}`{prefix}), {describe(weights.layer)}. "
-            "The link opens these sizes with rnnviz's own seeded weights: it cannot carry a file.",
+            f"**{weights.file}** · sha256 `{weights.sha256[:12]}`{prefix} · {describe(weights.layer)} · not in the "
+            "link (it opens these sizes with rnnviz's own weights)",
             icon=":material/upload_file:",
         )

@@ -21,7 +21,7 @@ from rnnviz.batch import PAD
 from rnnviz.cells import CELLS
 from rnnviz.model import BUILD_LOCK, RunResult, contract_threads, layer_by_layer, split_state
 from rnnviz.recipes import Recipes, recipes
-from rnnviz.recompute import recompute
+from rnnviz.recompute import recomputable, recompute
 from rnnviz.relations import Relation, check_relations
 from rnnviz.runs import COMPARISONS
 from rnnviz.weights_file import Layer, describe
@@ -132,7 +132,9 @@ class Explanation:
         from rnnviz.charts.diagram import diagram
         from rnnviz.charts.style import DATA
 
-        spec = diagram(self.run, self.layer_outputs, tuple(sequences))
+        exact = self.c_n is not None and recomputable(self.run.config)  # an LSTM's c_t: where the recomputation is
+        layer_cells = recompute(self.run).layer_cells if exact else None
+        spec = diagram(self.run, self.layer_outputs, tuple(sequences), layer_cells=layer_cells)
         return alt.LayerChart.from_dict({**spec, "datasets": {DATA: spec["datasets"][DATA].to_pylist()}})
 
     def summary(self) -> list[str]:
@@ -247,14 +249,9 @@ def _config(module, layer: Layer, padded, lengths, x, h_0) -> ModuleConfig:
     if dtype not in DTYPES:
         raise ValueError(f"explain takes float32 and float64 modules (the catalog's tolerances), not {dtype}")
     return ModuleConfig(
+        **layer.config_fields(),
         sequences=tuple(f"{n} steps" for n in lengths),
-        cell=layer.cell,
         nonlinearity=getattr(module, "nonlinearity", "tanh"),
-        layers=layer.layers,
-        bidirectional=layer.bidirectional,
-        hidden=layer.hidden,
-        embedding=layer.input_size,
-        proj=layer.proj,
         bias=layer.bias,
         batch_first=module.batch_first,
         packed=isinstance(x, PackedSequence),

@@ -13,7 +13,7 @@ from torch import nn
 
 from rnnviz import Config, run
 from rnnviz.anatomy import cells
-from rnnviz.charts.diagram import CELL_STATE, H_0, ROLES, diagram, lanes
+from rnnviz.charts.diagram import CELL_STATE, H_0, H_0_AND_C_0, ROLES, diagram, lanes
 from rnnviz.charts.diagram import ROW_PX as ROW_PX_DIAGRAM
 from rnnviz.charts.heatmaps import ROW_PX, h_n_heatmap, output_heatmap, shown_columns, units_shown, value_extent
 from rnnviz.charts.style import INK
@@ -108,7 +108,7 @@ def test_an_lstms_cell_state_lane_holds_c_t_and_c_n_where_it_ends():
     output; a random h_0 and c_0 named by their row beside the step that reads them."""
     config = Config(cell="lstm", bidirectional=True, proj=3, hidden=4)
     result = run(config)
-    frame = rows(diagram(result, layer_by_layer(result), (1,)))
+    frame = rows(diagram(result, layer_by_layer(result), (1,), layer_cells=recompute(result).layer_cells))
     c_lane = frame[frame.lane.str.endswith("c_t")]
     cell_states = recompute(result).layer_cells[0]  # (T, B, D*hidden)
     assert torch.allclose(cell_states[7, 1, :4], result.c_n[0, 1])
@@ -123,12 +123,15 @@ def test_an_lstms_cell_state_lane_holds_c_t_and_c_n_where_it_ends():
     last = ends[ends.t == 7].iloc[0]  # c_n itself: torch's numbers
     assert last.vector == "[" + ", ".join(f"{float(x):.3f}" for x in result.c_n[0, 1]) + "]"
     given = run(config.replace(h0="random"))  # the hand recomputation starts from zeros: only c_n's numbers then
-    frame = rows(diagram(given, layer_by_layer(given), (1,)))
+    frame = rows(diagram(given, layer_by_layer(given), (1,), layer_cells=recompute(given).layer_cells))
     c_lane = frame[frame.lane.str.endswith("c_t") & frame.t.between(0, 7)]
     assert set(c_lane[c_lane.h_n == ""].vector) == {""} and "" not in set(c_lane[c_lane.h_n != ""].vector)
-    initial = frame[frame.role == H_0]
+    initial = frame[frame.role == H_0_AND_C_0]
     assert sorted(zip(initial.t, initial["name"], strict=True)) == [(-1, "c_0[0]"), (-1, "h_0[0]"), (8, "c_0[1]"),
                                                                      (8, "h_0[1]")]  # fmt: skip
+    rnn = run(config.replace(cell="rnn", proj=0, h0="random"))  # no c_0 to name: the legend says h_0 alone
+    legend = [role for role, _ in diagram(rnn, layer_by_layer(rnn), (1,))["usermeta"]["legend"]]
+    assert H_0 in legend and H_0_AND_C_0 not in legend
 
 
 def test_a_carrys_split_is_a_dashed_line_before_its_step():

@@ -23,11 +23,11 @@ from apptest import BADGE, badges, each_tab, fresh_app, tab_open
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from streamlit.runtime.media_file_manager import MediaFileManager
+from test_cli import cli
 
 import rnnviz.controls
 from dashboard.by_hand import PICKS
 from rnnviz import Config, ConfigError, analyse
-from rnnviz.__main__ import main as cli_main
 from rnnviz.config import (
     MAX_EMBEDDING,
     MAX_HIDDEN,
@@ -356,16 +356,6 @@ def download(monkeypatch):
             return manager._storage.get_file(url.rsplit("/", 1)[-1]).content
 
     return get
-
-
-def cli(argv, capsys) -> tuple[int, str, str]:
-    """Run rnnviz.__main__.main in-process: (exit code, stdout, stderr)."""
-    try:
-        code = cli_main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def python(*args, timeout=120) -> subprocess.CompletedProcess:

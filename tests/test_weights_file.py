@@ -15,12 +15,12 @@ import torch
 from conftest import ROOT, configs
 from hypothesis import given
 from hypothesis import strategies as st
+from test_cli import cli
 from test_snippet import run_snippet
 from torch import nn
 
 import rnnviz.weights_file as weights_file
 from rnnviz import Config, ConfigError, analyse_with_gradients, run
-from rnnviz.__main__ import main
 from rnnviz.cells import CELLS
 from rnnviz.model import recurrent_module
 from rnnviz.snippet import make_proof, make_snippet
@@ -207,15 +207,6 @@ def test_the_exported_script_and_proof_load_the_file(config, bias, prefix, tmp_p
 
 # -----------------------------------------------------------------------------
 # python -m rnnviz --weights
-
-
-def cli(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_json_report_names_the_file(tmp_path, capsys):

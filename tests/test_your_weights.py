@@ -58,6 +58,7 @@ def test_the_files_layer_runs_in_this_session_only():
         assert widget.value == shown and widget.disabled, key
     assert at.toggle(key="bidirectional").value and at.toggle(key="bidirectional").disabled
     assert at.selectbox(key="task").disabled
+    assert at.session_state["preset"] == "Custom"  # the file moved the controls off the landing preset
 
     (analysis,) = session_runs(at)
     result = analysis.result
@@ -74,7 +75,8 @@ def test_the_files_layer_runs_in_this_session_only():
         assert not at.exception, tab
     script = " ".join(code.value for code in at.code)
     assert "torch.load('classifier.pt', map_location='cpu', weights_only=True)" in script
-    assert "cell=LSTM" not in " ".join(at.selectbox(key="compare").options)  # the file fixes the cell
+    flips = at.selectbox(key="compare").options
+    assert "packed=true" in flips and not [flip for flip in flips if flip.startswith("cell=")]  # the file fixes it
 
 
 def test_removing_the_file_gives_the_controls_back():

@@ -12,7 +12,7 @@ import altair as alt
 
 from rnnviz.anatomy import cells, initial_states, output_index
 from rnnviz.charts.style import DATA, FONT_PX, INK, LARGE_FONT_PX, axis, layout, with_rows
-from rnnviz.recompute import recomputable, recompute
+from rnnviz.recompute import recomputable
 from rnnviz.tables import ARROWS
 
 ROW_PX = 30  # the height of one lane
@@ -26,7 +26,8 @@ ROLES = (
 )
 ROLE_COLOURS = ("#2f6fb0", "#93b3d8", "#c3d5ea", "#e8eef5", "#ffffff")
 H_0_COLOUR = "#f2c14e"
-H_0 = "h_0 (and c_0): random, drawn after building"  # the state a run starts from, beside the step that reads it
+H_0 = "h_0: random, drawn after building"  # the state a run starts from, beside the step that reads it
+H_0_AND_C_0 = "h_0 and c_0: random, drawn after building"  # an LSTM's
 HIDDEN_ROLES = ("a state", "a state: a <pad> step", ROLES[4])  # before the reveal: nothing says which is output
 HIDDEN_COLOURS = ("#9db7d5", "#dfe7f1", "#ffffff")
 CELL_STATE, CELL_STATE_COLOUR = "an LSTM's cell state c_t (kept inside: c_n is its last)", "#e4d3ee"
@@ -64,9 +65,10 @@ def vector_text(vector: list[float]) -> str:
     return f"[{shown}{', …' if len(vector) > MAX_UNITS_SHOWN else ''}]"
 
 
-def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[dict]:
+def diagram_rows(result, layer_outputs, sequences, reveal: bool = True, layer_cells=None) -> list[dict]:
     """One row per state of the chosen sequences (an LSTM's c_t too), and one per input character; layer_outputs is
-    model.layer_by_layer(result). With reveal False, nothing says where output's and h_n's numbers are."""
+    model.layer_by_layer(result), layer_cells the hand recomputation's (rnnviz.recompute.Reference.layer_cells) or
+    None. With reveal False, nothing says where output's and h_n's numbers are."""
     c = result.config
     H, T = c.state_size, result.batch.max_length
     states = [out.tolist() for out in layer_outputs]  # (T, B, D*H) each, as lists: far quicker to index
@@ -106,16 +108,16 @@ def diagram_rows(result, layer_outputs, sequences, reveal: bool = True) -> list[
             token = cell.token if T <= 24 or not cell.padding else "·"  # room for <pad> in a short run only
             rows.append({"lane": input_lane(result, b), "t": t, "sequence": b, "role": "input", "token": token})
     if result.c_n is not None:
-        rows += cell_state_rows(result, frame, reveal)
+        rows += cell_state_rows(result, frame, reveal, layer_cells)
     return rows
 
 
-def cell_state_rows(result, frame, reveal: bool) -> list[dict]:
+def cell_state_rows(result, frame, reveal: bool, layer_cells) -> list[dict]:
     """An LSTM's cell state c_t, a cell per state in frame (the anatomy's rows); c_n's cells are outlined and named.
-    torch returns only c_n: a step's numbers are the hand recomputation's (rnnviz.recompute) where it is this run's,
+    torch returns only c_n: a step's numbers are the hand recomputation's (layer_cells) where it is this run's,
     else only c_n's are shown."""
-    hidden, exact = result.config.hidden, recomputable(result.config)
-    values = [cs.tolist() for cs in recompute(result).layer_cells] if exact else None  # (T, B, D*hidden) each
+    hidden, exact = result.config.hidden, layer_cells is not None and recomputable(result.config)
+    values = [cs.tolist() for cs in layer_cells] if exact else None  # (T, B, D*hidden) each
     source = "recomputed by hand" if exact else "torch returns only c_n"
     rows = []
     for cell in frame.itertuples():
@@ -160,7 +162,7 @@ def initial_rows(result, b: int) -> list[dict]:
             "sequence": b,
             "layer": int(r.layer),
             "direction": int(r.direction),
-            "role": H_0,
+            "role": initial_role(result),
             "h_n": "",
             "name": f"{name}[{r.h_0_row}]",
             "where": f"{name} of layer {r.layer} {DIRECTIONS[r.direction]}, read first at t = {r.before_t}",
@@ -173,13 +175,19 @@ def initial_rows(result, b: int) -> list[dict]:
     ]
 
 
-def diagram(result, layer_outputs, sequences, reveal: bool = True, large: bool = False) -> dict:
+def initial_role(result) -> str:
+    """The legend's words for a random initial state: h_0, and an LSTM's c_0 too."""
+    return H_0 if result.c_n is None else H_0_AND_C_0
+
+
+def diagram(result, layer_outputs, sequences, reveal: bool = True, large: bool = False, layer_cells=None) -> dict:
     """The Vega-Lite spec of the unrolled run for the chosen sequences (click a cell: selection 'cell'); large:
-    presenter mode's type. Its colours' legend, (role, colour) pairs, is the spec's usermeta "legend": the page
-    draws it under the chart, where it wraps at any width."""
-    rows = diagram_rows(result, layer_outputs, sequences, reveal)
+    presenter mode's type; layer_cells: the hand recomputation's cell states, for an LSTM's c_t lanes (None: only
+    c_n's numbers). Its colours' legend, (role, colour) pairs, is the spec's usermeta "legend": the page draws it
+    under the chart, where it wraps at any width."""
+    rows = diagram_rows(result, layer_outputs, sequences, reveal, layer_cells)
     roles, colours = (ROLES, ROLE_COLOURS) if reveal else (HIDDEN_ROLES, HIDDEN_COLOURS)
-    roles, colours = (*roles, CELL_STATE, H_0), (*colours, CELL_STATE_COLOUR, H_0_COLOUR)
+    roles, colours = (*roles, CELL_STATE, initial_role(result)), (*colours, CELL_STATE_COLOUR, H_0_COLOUR)
     present = {row["role"] for row in rows}
     drawn = tuple((role, colour) for role, colour in zip(roles, colours, strict=True) if role in present)
     split = result.config.chunk

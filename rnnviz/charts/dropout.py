@@ -55,7 +55,12 @@ def masks_layout(order: tuple[str, ...], units: tuple[str, ...], past: bool):
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=alt.X("t:O", title="step t", axis=axis(labelAngle=0, labelOverlap=True)),
-            y=alt.Y("unit:N", sort=list(units), title="unit", axis=axis(labelOverlap=height < UNIT_PX * len(units))),
+            y=alt.Y(
+                "unit:N",
+                sort=list(units),
+                title="unit",
+                axis=axis(labelOverlap=height < UNIT_PX * len(units), labelFlush=False),  # every label on its row
+            ),
             color=alt.Color(
                 "mask:N",
                 scale=alt.Scale(domain=kinds, range=["#31333f", "#e8e8ee", "#f5ecd7"][: len(kinds)]),
